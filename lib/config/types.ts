@@ -1,0 +1,140 @@
+/**
+ * The resolved configuration: what the loader returns after parsing, macro expansion, validation,
+ * defaulting and unit conversion. Every duration is in milliseconds (`...Ms`), every size in bytes.
+ * The object is deep-frozen by the loader; nothing downstream may mutate it.
+ */
+
+/** One HTTP call of a sleep or wake recipe (llmsnap's `sleepEndpoints` / `wakeEndpoints` entries). */
+export interface HttpStep {
+  /** Path plus optional query string, relative to the model's `proxy` URL, e.g. `/sleep?level=1`. */
+  readonly endpoint: string;
+  /** Upper-case HTTP method; llmsnap's default is POST. */
+  readonly method: string;
+  /** Raw request body (JSON text in practice); absent = no body. */
+  readonly body?: string;
+  /** Per-step timeout; the loader fills it from `sleepRequestTimeout` / `wakeRequestTimeout`. */
+  readonly timeoutMs: number;
+}
+
+export type IdleAction = 'sleep' | 'stop';
+
+/** One rung of the idle ladder, measured from the last completed request. */
+export interface IdleStep {
+  readonly afterMs: number;
+  readonly action: IdleAction;
+  /** Sleep level for `action: 'sleep'`; absent means the model's `sleep.level`. */
+  readonly level?: number;
+}
+
+export interface ResourceAmounts {
+  /** Bytes of GPU memory. */
+  readonly vram?: number;
+  /** Bytes of host memory. */
+  readonly ram?: number;
+}
+
+export interface ModelResources extends ResourceAmounts {
+  /** What the model still holds while asleep (vLLM keeps ~1-2 GiB VRAM and, at level 1, RAM ≈ weights). */
+  readonly asleep?: ResourceAmounts;
+}
+
+export interface ModelConfig {
+  /** The key under `models:`. */
+  readonly id: string;
+  /** Display name (`name`), defaults to the id. */
+  readonly name: string;
+  readonly description: string;
+  /** `cmd` after macro expansion, split like a POSIX shell would (never run through a shell). */
+  readonly cmd: readonly string[];
+  /** `cmdStop` split into argv; `${PID}` is kept literally and substituted when stopping. Null = SIGTERM. */
+  readonly cmdStop: readonly string[] | null;
+  /** Base URL of the upstream, e.g. `http://127.0.0.1:5800` (no trailing slash). */
+  readonly proxy: string;
+  /** Port allocated for `${PORT}`, or null when `cmd`/`proxy` do not use it. */
+  readonly port: number | null;
+  readonly aliases: readonly string[];
+  /** Extra environment for the child (after the plugin's defaults; the model's entries win). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Readiness path; null when `checkEndpoint: none`. */
+  readonly checkEndpoint: string | null;
+  readonly unlisted: boolean;
+  /** Model name written into forwarded request bodies, or null to forward unchanged. */
+  readonly useModelName: string | null;
+  readonly concurrencyLimit: number;
+  readonly filters: {
+    readonly stripParams: readonly string[];
+    readonly setParams: Readonly<Record<string, unknown>>;
+  };
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly sendLoadingState: boolean;
+  /** Plugin name (`backend`), default `generic`. */
+  readonly backend: string;
+  /** `sleepMode` + `sleep.level`. `enabled` false = never sleep, always stop. */
+  readonly sleep: { readonly enabled: boolean; readonly level: number };
+  /** Explicit recipes that override the plugin's; null when not configured. */
+  readonly sleepEndpoints: readonly HttpStep[] | null;
+  readonly wakeEndpoints: readonly HttpStep[] | null;
+  /** Idle ladder, sorted by `afterMs`; `ttl`/`globalTTL` become a final stop step. */
+  readonly idle: readonly IdleStep[];
+  readonly resources: ModelResources;
+  /** Grace period between SIGTERM and SIGKILL. */
+  readonly unloadTimeoutMs: number;
+  /** Readiness deadline for a cold start. */
+  readonly healthCheckTimeoutMs: number;
+  /** Queue priority; higher goes first, FIFO among equals. Default 0. */
+  readonly priority: number;
+  /** Plugin-specific options (`options:`), validated against the plugin's schema. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface GroupConfig {
+  readonly id: string;
+  /** Only one member may run at a time (llama-swap default true). */
+  readonly swap: boolean;
+  /** Loading a member evicts the members of every other non-persistent group (default true). */
+  readonly exclusive: boolean;
+  /** Other groups cannot evict this group's members (default false). */
+  readonly persistent: boolean;
+  readonly members: readonly string[];
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface GatewayConfig {
+  /** Absolute path of the file this came from, or null for an in-memory config. */
+  readonly configPath: string | null;
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'text' | 'json';
+  readonly healthCheckTimeoutMs: number;
+  readonly startPort: number;
+  readonly sendLoadingState: boolean;
+  readonly includeAliasesInList: boolean;
+  readonly apiKeys: readonly string[];
+  /** Keys for `/api` and the status page; empty = same as `apiKeys`. */
+  readonly adminKeys: readonly string[];
+  /** Every group, including the implicit `(default)` group of models not listed in any group. */
+  readonly groups: readonly GroupConfig[];
+  /** `hooks.on_startup.preload`. */
+  readonly preload: readonly string[];
+  /** Global budgets; when any is set the scheduler evicts by need instead of by groups. */
+  readonly resources: ResourceAmounts;
+  /** Absolute directory of user plugins (default `./plugins` beside the config file). */
+  readonly pluginDir: string;
+  /** Absolute directory for pid files (default `.siesta-state` beside the config file). */
+  readonly stateDir: string;
+  /** Largest accepted request body in bytes (default 32 MiB). */
+  readonly maxBodyBytes: number;
+  readonly models: Readonly<Record<string, ModelConfig>>;
+}
+
+/** A problem found while loading: `path` is dotted with [i] indices, e.g. `models.qwen.idle[1].after`. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface LoadedConfig {
+  readonly config: GatewayConfig;
+  /** Keys of newer llama-swap versions that siesta does not implement, and other non-fatal notes. */
+  readonly warnings: readonly ConfigIssue[];
+}

@@ -1,0 +1,58 @@
+/**
+ * The one error table: every error the gateway can answer with, its HTTP status, its OpenAI error
+ * type and a default message. Everything user-visible goes through `GatewayError`.
+ */
+export const ERROR_TABLE = {
+  bad_json: { status: 400, type: 'invalid_request_error', message: 'Request body is not valid JSON' },
+  missing_model: { status: 400, type: 'invalid_request_error', message: 'Request does not name a model ("model" in the JSON body, the multipart field or ?model=)' },
+  bad_request: { status: 400, type: 'invalid_request_error', message: 'Bad request' },
+  unauthorized: { status: 401, type: 'authentication_error', message: 'Invalid or missing API key' },
+  forbidden_path: { status: 403, type: 'permission_error', message: 'This upstream path is managed by siesta and cannot be called directly' },
+  model_not_found: { status: 404, type: 'invalid_request_error', message: 'Model not found' },
+  not_found: { status: 404, type: 'invalid_request_error', message: 'Not found' },
+  cannot_sleep: { status: 409, type: 'invalid_request_error', message: 'This model cannot sleep' },
+  invalid_state: { status: 409, type: 'invalid_request_error', message: 'The model cannot do that in its current state' },
+  body_too_large: { status: 413, type: 'invalid_request_error', message: 'Request body is too large' },
+  too_many_requests: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent requests for this model' },
+  internal: { status: 500, type: 'server_error', message: 'Internal gateway error' },
+  upstream_failed: { status: 502, type: 'upstream_error', message: 'The model server failed to answer' },
+  start_failed: { status: 503, type: 'server_error', message: 'The model could not be started' },
+  shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down' },
+  client_gone: { status: 499, type: 'invalid_request_error', message: 'The client went away' },
+} as const satisfies Record<string, { status: number; type: string; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: string;
+  /** Extra response headers, e.g. Retry-After. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+    const entry = ERROR_TABLE[code];
+    super(message ?? entry.message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = entry.status;
+    this.type = entry.type;
+    this.headers = options?.headers ?? {};
+  }
+
+  /** The OpenAI-shaped body. */
+  toJSON(): { error: { message: string; type: string; code: ErrorCode } } {
+    return { error: { message: this.message, type: this.type, code: this.code } };
+  }
+}
+
+/** Map anything thrown to a GatewayError (unknown errors become `internal`, keeping the cause). */
+export function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
+  const type = (error as { type?: unknown } | null)?.type;
+  // body-parser errors carry a status and a type string.
+  if (type === 'entity.too.large' || status === 413) return new GatewayError('body_too_large', undefined, { cause: error });
+  if (type === 'entity.parse.failed') return new GatewayError('bad_json', undefined, { cause: error });
+  return new GatewayError('internal', error instanceof Error ? error.message : String(error), { cause: error });
+}

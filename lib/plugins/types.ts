@@ -1,0 +1,90 @@
+/**
+ * The backend plugin interface. A plugin is a plain typed object: it describes how a backend
+ * becomes ready, sleeps and wakes, as data (HTTP steps) plus a few optional probes that receive a
+ * context from the host. A plugin never spawns, never holds timers and never reads `process.env`.
+ */
+import type { Schema } from 'joi';
+import type { HttpStep, ModelConfig } from '../config/types.js';
+
+export const PLUGIN_API_VERSION = 1;
+
+/** A recipe step as a plugin writes it: the timeout defaults to the config's sleep/wake request timeout. */
+export interface RecipeStep {
+  readonly endpoint: string;
+  /** Default POST. */
+  readonly method?: string;
+  readonly body?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface SleepRecipe {
+  /** Human name shown by `siesta check` and the status page, e.g. `vllm level 1`. */
+  readonly name: string;
+  readonly sleep: readonly RecipeStep[];
+  readonly wake: readonly RecipeStep[];
+}
+
+/** Minimal HTTP client handed to plugins (backed by got in the host). */
+export interface PluginHttp {
+  request(options: {
+    readonly method?: string;
+    readonly path: string;
+    readonly json?: unknown;
+    readonly timeoutMs?: number;
+  }): Promise<{ readonly status: number; readonly body: string }>;
+}
+
+export interface PluginLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface PluginContext {
+  readonly model: ModelConfig;
+  /** The model's `proxy` URL. */
+  readonly baseUrl: string;
+  readonly http: PluginHttp;
+  readonly log: PluginLogger;
+  readonly signal: AbortSignal;
+}
+
+export interface BackendPlugin {
+  readonly name: string;
+  readonly apiVersion: typeof PLUGIN_API_VERSION;
+  readonly description?: string;
+  /** Joi schema for the model's `options:` block. */
+  readonly optionsSchema?: Schema;
+  /** Defaults applied under the model's own config. */
+  readonly defaults?: {
+    readonly env?: Readonly<Record<string, string>>;
+    readonly checkEndpoint?: string;
+  };
+  /**
+   * HTTP statuses of the readiness probe that mean "still loading" (connection refused always does).
+   * Any other non-200 status also keeps polling until the deadline, but these are not logged as odd.
+   */
+  readonly loadingStatuses?: readonly number[];
+  /** Sleep recipes by level. A plugin without recipes cannot sleep: eviction stops it. */
+  readonly sleepLevels?: Readonly<Record<number, SleepRecipe>>;
+  /**
+   * Whether the backend reports sleeping. Used to confirm a sleep (must become true) and a wake
+   * (must become false). Return undefined when the backend cannot tell.
+   */
+  isAsleep?(ctx: PluginContext): Promise<boolean | undefined>;
+  /**
+   * True when the backend puts itself to sleep and wakes by itself on the next request
+   * (llama-server `--sleep-idle-seconds`); `isAsleep` is then only polled for status.
+   */
+  readonly sleepsBySelf?: boolean;
+  /** A cheap request after a wake so the first real request is not slow (vLLM: 1 token). */
+  warmup?(ctx: PluginContext): Promise<void>;
+}
+
+/** A plugin recipe resolved against a model's config: every step has its method and timeout. */
+export interface ResolvedRecipe {
+  readonly name: string;
+  readonly level: number;
+  readonly sleep: readonly HttpStep[];
+  readonly wake: readonly HttpStep[];
+}
