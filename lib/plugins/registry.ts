@@ -1,0 +1,115 @@
+/**
+ * The plugin registry: the built-in backends plus every module in the configured plugin directory.
+ * A plugin that fails to load or does not match the interface stops start-up: every problem is
+ * listed with its file name and the reason.
+ */
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Joi from 'joi';
+import { genericPlugin } from '../../plugins/generic.js';
+import { llamaServerPlugin } from '../../plugins/llama-server.js';
+import { sglangPlugin } from '../../plugins/sglang.js';
+import { vllmPlugin } from '../../plugins/vllm.js';
+import { PLUGIN_API_VERSION, type BackendPlugin } from './types.js';
+
+export const BUILTIN_PLUGINS: readonly BackendPlugin[] = [genericPlugin, vllmPlugin, llamaServerPlugin, sglangPlugin];
+
+const BUILTIN_DIR = resolve(fileURLToPath(new URL('../../plugins/', import.meta.url)));
+
+const stepSchema = Joi.object({
+  endpoint: Joi.string().pattern(/^\//).required(),
+  method: Joi.string(),
+  body: Joi.string(),
+  timeoutMs: Joi.number().positive(),
+});
+
+const pluginSchema = Joi.object({
+  name: Joi.string().pattern(/^[a-z0-9][a-z0-9._-]*$/).required(),
+  apiVersion: Joi.number().valid(PLUGIN_API_VERSION).required().messages({ 'any.only': `must be ${PLUGIN_API_VERSION}` }),
+  description: Joi.string(),
+  optionsSchema: Joi.object().schema(),
+  defaults: Joi.object({ env: Joi.object().pattern(Joi.string(), Joi.string()), checkEndpoint: Joi.string() }),
+  loadingStatuses: Joi.array().items(Joi.number().integer()),
+  sleepLevels: Joi.object().pattern(
+    Joi.number().integer().min(1),
+    Joi.object({ name: Joi.string().required(), sleep: Joi.array().items(stepSchema).min(1).required(), wake: Joi.array().items(stepSchema).required() }),
+  ),
+  isAsleep: Joi.function(),
+  sleepsBySelf: Joi.boolean(),
+  warmup: Joi.function(),
+}).unknown(false);
+
+/** Problems with a candidate plugin object, as `key: reason` strings; empty when it is valid. */
+export function validatePlugin(candidate: unknown): string[] {
+  const { error } = pluginSchema.validate(candidate, { abortEarly: false });
+  return error ? error.details.map((detail) => detail.message.replaceAll('"', '')) : [];
+}
+
+export class PluginLoadError extends Error {
+  readonly problems: readonly { file: string; reason: string }[];
+  constructor(problems: readonly { file: string; reason: string }[]) {
+    super(`cannot load plugins:\n${problems.map((p) => `  ${p.file}: ${p.reason}`).join('\n')}`);
+    this.name = 'PluginLoadError';
+    this.problems = problems;
+  }
+}
+
+export class PluginRegistry {
+  readonly #plugins: ReadonlyMap<string, BackendPlugin>;
+  constructor(plugins: readonly BackendPlugin[]) {
+    this.#plugins = new Map(plugins.map((plugin) => [plugin.name, plugin]));
+  }
+  get(name: string): BackendPlugin | undefined {
+    return this.#plugins.get(name);
+  }
+  names(): string[] {
+    return [...this.#plugins.keys()];
+  }
+}
+
+const MODULE_FILE = /\.(ts|mts|js|mjs)$/;
+const NOT_A_PLUGIN = /(\.d\.ts|\.test\.[mc]?[jt]s)$/;
+
+/** Load the built-ins and every module in `pluginDir` (missing directory = built-ins only). */
+export async function loadPlugins(pluginDir: string | null): Promise<PluginRegistry> {
+  const plugins = [...BUILTIN_PLUGINS];
+  const problems: { file: string; reason: string }[] = [];
+  const dir = pluginDir === null ? null : resolve(pluginDir);
+  let files: string[] = [];
+  if (dir !== null && dir !== BUILTIN_DIR) {
+    try {
+      files = (await readdir(dir)).filter((name) => MODULE_FILE.test(name) && !NOT_A_PLUGIN.test(name)).sort();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ENOENT') problems.push({ file: dir, reason: (error as Error).message });
+    }
+  }
+  for (const file of files) {
+    const path = join(dir!, file);
+    let loaded: Record<string, unknown>;
+    try {
+      loaded = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    } catch (error) {
+      problems.push({ file: path, reason: `failed to load: ${(error as Error).message}` });
+      continue;
+    }
+    const candidate = loaded.default ?? loaded.plugin;
+    if (candidate === undefined) {
+      problems.push({ file: path, reason: 'exports no plugin (export default a plugin object, or export const plugin)' });
+      continue;
+    }
+    const reasons = validatePlugin(candidate);
+    if (reasons.length > 0) {
+      problems.push({ file: path, reason: reasons.join('; ') });
+      continue;
+    }
+    const plugin = candidate as BackendPlugin;
+    if (plugins.some((existing) => existing.name === plugin.name)) {
+      problems.push({ file: path, reason: `a plugin named "${plugin.name}" is already loaded` });
+      continue;
+    }
+    plugins.push(plugin);
+  }
+  if (problems.length > 0) throw new PluginLoadError(problems);
+  return new PluginRegistry(plugins);
+}

@@ -1,0 +1,526 @@
+/**
+ * The owner of one model's server process and its state. Only this object changes the model's
+ * state; every change is checked against the transition table and emitted as a `state` event.
+ *
+ * Operations (start, wake, sleep, stop) run one at a time, in arrival order. A caller that needs
+ * the model awake calls `acquire()`: it shares any start or wake in progress, waits behind a sleep
+ * that is draining, and gets a lease that counts the request as in flight. A model is never put
+ * to sleep while leases are out: `sleep` first stops admitting (state `sleeping`), then waits.
+ */
+import { EventEmitter } from 'node:events';
+import type { HttpStep, ModelConfig } from '../config/types.js';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { GatewayError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { resolveRecipe, type RecipeTimeouts } from '../plugins/recipes.js';
+import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
+import { gotHttpClient, pluginHttp, type HttpClient } from './http.js';
+import { nextIdleStep } from './idle-ladder.js';
+import { LogRing } from './log-ring.js';
+import { removePidFile, writePidFile } from './pid-files.js';
+import { waitReady } from './readiness.js';
+import { realSpawner, type ChildHandle, type Spawner } from './spawner.js';
+import { canTransition, type ModelState, type StateChange } from './states.js';
+
+export interface ModelProcessOptions {
+  readonly model: ModelConfig;
+  readonly plugin: BackendPlugin;
+  readonly timeouts: RecipeTimeouts;
+  readonly spawner?: Spawner;
+  readonly http?: HttpClient;
+  /** Drives the idle ladder and status polling; inject a FakeClock in tests. */
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Directory for pid files; null = none. */
+  readonly stateDir?: string | null;
+  readonly logs?: LogRing;
+  /** How often a backend that sleeps by itself is asked whether it sleeps (default 2 s). */
+  readonly statusPollMs?: number;
+}
+
+export type ReadyAction = 'none' | 'started' | 'woke';
+
+export interface ReadyOutcome {
+  readonly action: ReadyAction;
+  /** How long the start or wake took. */
+  readonly ms: number;
+}
+
+export interface Lease {
+  /** Marks the request finished; idempotent. */
+  release(): void;
+}
+
+type Events = {
+  state: [StateChange];
+  /** A backend that sleeps by itself changed its sleep status (llama-server --sleep-idle-seconds). */
+  'self-sleep': [{ model: string; asleep: boolean }];
+};
+
+export class ModelProcess extends EventEmitter<Events> {
+  readonly model: ModelConfig;
+  readonly plugin: BackendPlugin;
+  readonly logs: LogRing;
+  readonly #timeouts: RecipeTimeouts;
+  readonly #spawner: Spawner;
+  readonly #http: HttpClient;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #stateDir: string | null;
+  readonly #statusPollMs: number;
+
+  #state: ModelState = 'stopped';
+  #stateSince = performance.now();
+  #child: ChildHandle | null = null;
+  #exitExpected = false;
+  #inFlight = 0;
+  #lastUsedAt: number;
+  #lastChange: StateChange | null = null;
+  #asleepWith: ResolvedRecipe | null = null;
+  #selfAsleep: boolean | undefined;
+  #ops: Promise<unknown> = Promise.resolve();
+  #readyPromise: Promise<ReadyOutcome> | null = null;
+  #drainWaiters: (() => void)[] = [];
+  #idleTimer: TimerHandle | null = null;
+  #idleStepsDone = 0;
+  #statusTimer: TimerHandle | null = null;
+  readonly #abort = new AbortController();
+
+  constructor(options: ModelProcessOptions) {
+    super();
+    this.model = options.model;
+    this.plugin = options.plugin;
+    this.#timeouts = options.timeouts;
+    this.#spawner = options.spawner ?? realSpawner;
+    this.#http = options.http ?? gotHttpClient;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.log ?? silentLogger;
+    this.#stateDir = options.stateDir ?? null;
+    this.#statusPollMs = options.statusPollMs ?? 2000;
+    this.logs = options.logs ?? new LogRing();
+    this.#lastUsedAt = this.#clock.now();
+  }
+
+  get id(): string {
+    return this.model.id;
+  }
+  get state(): ModelState {
+    return this.#state;
+  }
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+  get lastUsedAt(): number {
+    return this.#lastUsedAt;
+  }
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+  /** The level the model sleeps at, when asleep. */
+  get asleepLevel(): number | null {
+    return this.#state === 'asleep' ? (this.#asleepWith?.level ?? null) : null;
+  }
+  /** For backends that sleep by themselves: the last answer of their probe. */
+  get selfAsleep(): boolean | undefined {
+    return this.#selfAsleep;
+  }
+  get lastChange(): StateChange | null {
+    return this.#lastChange;
+  }
+
+  /** Whether an eviction (or a sleep request) at `level` can sleep this model rather than stop it. */
+  canSleep(level: number = this.model.sleep.level): boolean {
+    return resolveRecipe(this.model, this.plugin, this.#timeouts, level) !== null;
+  }
+
+  /**
+   * Make the model ready and count one request in flight. Shares a start or wake in progress;
+   * waits behind a sleep or stop in progress. Rejects with `start_failed` or `shutting_down`.
+   */
+  async acquire(): Promise<{ lease: Lease; outcome: ReadyOutcome }> {
+    let outcome: ReadyOutcome = { action: 'none', ms: 0 };
+    while (this.#state !== 'ready' || this.#readyPromise) {
+      if (this.#state === 'shutdown') throw new GatewayError('shutting_down');
+      const result = await this.ensureReady();
+      if (result.action !== 'none') outcome = result;
+    }
+    return { lease: this.#lease(), outcome };
+  }
+
+  /** Start or wake the model unless it is ready; concurrent callers share one start or wake. */
+  ensureReady(): Promise<ReadyOutcome> {
+    if (this.#readyPromise) return this.#readyPromise;
+    if (this.#state === 'ready') return Promise.resolve({ action: 'none', ms: 0 });
+    const promise = this.#enqueue(() => this.#makeReady());
+    this.#readyPromise = promise;
+    const clear = (): void => {
+      if (this.#readyPromise === promise) this.#readyPromise = null;
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+
+  /**
+   * Put the model to sleep at `level` (default: its configured level). Waits for in-flight
+   * requests first. Falls back to a full stop when it cannot sleep or a step fails.
+   */
+  sleep(reason: string, level: number = this.model.sleep.level): Promise<'asleep' | 'stopped'> {
+    return this.#enqueue(() => this.#doSleep(reason, level));
+  }
+
+  /** Stop the server process (cmdStop or SIGTERM to its group, SIGKILL after unloadTimeout). */
+  stop(reason: string): Promise<void> {
+    return this.#enqueue(() => this.#doStop(reason));
+  }
+
+  /** Stop and refuse every later request. */
+  async shutdown(): Promise<void> {
+    this.#abort.abort();
+    await this.#enqueue(async () => {
+      await this.#doStop('shutdown');
+      this.#cancelTimers();
+      if (this.#state === 'stopped') this.#transition('shutdown', 'shutdown');
+    });
+  }
+
+  /** Ask a backend that sleeps by itself whether it sleeps now (also runs on a timer while ready). */
+  async refreshSelfSleep(): Promise<boolean | undefined> {
+    if (!this.plugin.sleepsBySelf || !this.plugin.isAsleep || this.#state !== 'ready') return this.#selfAsleep;
+    let asleep: boolean | undefined;
+    try {
+      asleep = await this.plugin.isAsleep(this.#context(5000));
+    } catch {
+      asleep = undefined;
+    }
+    if (asleep !== undefined && asleep !== this.#selfAsleep) {
+      this.#selfAsleep = asleep;
+      this.emit('self-sleep', { model: this.id, asleep });
+      this.#log.info(asleep ? 'model sleeps by itself' : 'model woke by itself', { model: this.id });
+    }
+    return this.#selfAsleep;
+  }
+
+  // ---- operations (run one at a time) ----
+
+  #enqueue<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#ops.then(operation, operation);
+    this.#ops = run.catch(() => undefined);
+    return run;
+  }
+
+  async #makeReady(): Promise<ReadyOutcome> {
+    switch (this.#state) {
+      case 'ready':
+        return { action: 'none', ms: 0 };
+      case 'shutdown':
+        throw new GatewayError('shutting_down');
+      case 'asleep': {
+        const started = performance.now();
+        try {
+          await this.#doWake();
+          return { action: 'woke', ms: performance.now() - started };
+        } catch (error) {
+          const message = (error as Error).message;
+          this.#log.warn('wake failed, cold-starting', { model: this.id, error: message });
+          await this.#doStop(`wake failed: ${message}`);
+          const coldStarted = performance.now();
+          await this.#doStart('cold start after failed wake');
+          return { action: 'started', ms: performance.now() - coldStarted };
+        }
+      }
+      default: {
+        if (this.#state !== 'stopped') await this.#doStop('restart');
+        const started = performance.now();
+        await this.#doStart('request');
+        return { action: 'started', ms: performance.now() - started };
+      }
+    }
+  }
+
+  async #doStart(reason: string): Promise<void> {
+    this.#transition('starting', reason);
+    const env = { ...this.plugin.defaults?.env, ...this.model.env };
+    let child: ChildHandle;
+    try {
+      child = await this.#spawner.spawn(this.model.cmd, env);
+    } catch (error) {
+      this.logs.push('siesta', (error as Error).message);
+      this.#transition('stopped', 'spawn failed');
+      throw new GatewayError('start_failed', `model ${this.id} could not be started: ${(error as Error).message}`, { cause: error });
+    }
+    this.#child = child;
+    this.#exitExpected = false;
+    this.#selfAsleep = undefined;
+    this.logs.push('siesta', `started pid ${child.pid}: ${this.model.cmd.join(' ')}`);
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.logs.write('stdout', chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.logs.write('stderr', chunk));
+    child.stdout?.on('end', () => this.logs.flush('stdout'));
+    child.stderr?.on('end', () => this.logs.flush('stderr'));
+    if (this.#stateDir) {
+      await writePidFile(this.#stateDir, {
+        model: this.id,
+        pid: child.pid,
+        argv: this.model.cmd,
+        gatewayPid: process.pid,
+        startedAt: new Date().toISOString(),
+      }).catch((error: unknown) => this.#log.warn('cannot write pid file', { model: this.id, error: (error as Error).message }));
+    }
+    const exitReason = child.exited.then(({ code, signal }) => {
+      this.#onExit(child, code, signal);
+      return `process exited early (${signal ? `signal ${signal}` : `code ${String(code)}`})`;
+    });
+
+    const result = this.model.checkEndpoint === null
+      ? ({ ready: true } as const)
+      : await waitReady({
+          url: this.model.proxy + this.model.checkEndpoint,
+          deadlineMs: this.model.healthCheckTimeoutMs,
+          http: this.#http,
+          abandon: exitReason,
+        });
+    if (!result.ready) {
+      await this.#killChild();
+      this.#transition('stopped', `start failed: ${result.reason}`);
+      const tail = this.logs.tail(15);
+      throw new GatewayError('start_failed', `model ${this.id} failed to start: ${result.reason}${tail ? `\n--- last log lines ---\n${tail}` : ''}`);
+    }
+    this.#transition('ready', reason);
+    this.#lastUsedAt = this.#clock.now();
+    this.#idleStepsDone = 0;
+    this.#armTimers();
+  }
+
+  async #doWake(): Promise<void> {
+    const recipe = this.#asleepWith;
+    this.#transition('waking', 'request');
+    if (recipe) await this.#runSteps(recipe.wake, 'wake');
+    await this.#confirmSleepState(false, this.#timeouts.wakeTimeoutMs);
+    if (this.plugin.warmup) {
+      try {
+        await this.plugin.warmup(this.#context(this.#timeouts.wakeTimeoutMs));
+      } catch (error) {
+        this.#log.warn('warm-up failed', { model: this.id, error: (error as Error).message });
+      }
+    }
+    this.#asleepWith = null;
+    this.#transition('ready', 'woke');
+    this.#lastUsedAt = this.#clock.now();
+    this.#idleStepsDone = 0;
+    this.#armTimers();
+  }
+
+  async #doSleep(reason: string, level: number): Promise<'asleep' | 'stopped'> {
+    if (this.#state === 'stopped' || this.#state === 'shutdown') return 'stopped';
+    if (this.#state === 'asleep') {
+      if ((this.#asleepWith?.level ?? 0) >= level) return 'asleep';
+      // A deeper level from a shallower sleep: vLLM cannot re-sleep a sleeping engine, so wake it
+      // briefly and sleep again at the new level.
+      try {
+        await this.#doWake();
+      } catch (error) {
+        await this.#doStop(`wake for deeper sleep failed: ${(error as Error).message}`);
+        return 'stopped';
+      }
+    }
+    const recipe = resolveRecipe(this.model, this.plugin, this.#timeouts, level);
+    if (!recipe) {
+      await this.#doStop(`${reason} (cannot sleep)`);
+      return 'stopped';
+    }
+    this.#cancelTimers();
+    this.#transition('sleeping', reason);
+    await this.#drain();
+    try {
+      await this.#runSteps(recipe.sleep, 'sleep');
+      await this.#confirmSleepState(true, this.#timeouts.sleepTimeoutMs);
+    } catch (error) {
+      const message = (error as Error).message;
+      this.#log.warn('sleep failed, stopping instead', { model: this.id, error: message });
+      await this.#doStop(`sleep failed: ${message}`);
+      return 'stopped';
+    }
+    this.#asleepWith = recipe;
+    this.#transition('asleep', `${reason} (level ${recipe.level})`);
+    this.#armTimers();
+    return 'asleep';
+  }
+
+  async #doStop(reason: string): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'shutdown') return;
+    this.#cancelTimers();
+    this.#transition('stopping', reason);
+    await this.#killChild();
+    this.#asleepWith = null;
+    this.#transition('stopped', reason);
+  }
+
+  // ---- effects ----
+
+  async #runSteps(steps: readonly HttpStep[], what: 'sleep' | 'wake'): Promise<void> {
+    for (const step of steps) {
+      let status: number;
+      try {
+        ({ status } = await this.#http.request({
+          method: step.method,
+          url: this.model.proxy + step.endpoint,
+          ...(step.body === undefined ? {} : { body: step.body }),
+          timeoutMs: step.timeoutMs,
+        }));
+      } catch (error) {
+        throw new Error(`${what} step ${step.method} ${step.endpoint} failed: ${(error as Error).message}`, { cause: error });
+      }
+      if (status < 200 || status > 299) throw new Error(`${what} step ${step.method} ${step.endpoint} answered HTTP ${status}`);
+    }
+  }
+
+  /** Where the backend can tell, poll until it reports the expected sleep state or the deadline passes. */
+  async #confirmSleepState(expectAsleep: boolean, deadlineMs: number): Promise<void> {
+    if (!this.plugin.isAsleep || this.plugin.sleepsBySelf) return;
+    const deadline = performance.now() + deadlineMs;
+    let delayMs = 5;
+    for (;;) {
+      const asleep = await this.plugin.isAsleep(this.#context(deadlineMs));
+      if (asleep === undefined || asleep === expectAsleep) return;
+      if (performance.now() + delayMs > deadline) {
+        throw new Error(`backend still reports is_sleeping=${String(asleep)} after ${Math.round(deadlineMs)} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(100, delayMs * 2);
+    }
+  }
+
+  async #killChild(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#exitExpected = true;
+    const graceMs = this.model.unloadTimeoutMs;
+    const exited = (ms: number): Promise<boolean> =>
+      Promise.race([child.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, ms, false).unref())]);
+    if (this.model.cmdStop) {
+      const argv = this.model.cmdStop.map((arg) => arg.replaceAll('${PID}', String(child.pid)));
+      const code = await this.#spawner.run(argv, { ...this.plugin.defaults?.env, ...this.model.env });
+      if (code !== 0) this.#log.warn('cmdStop failed, sending SIGTERM', { model: this.id, code });
+      if (code !== 0) this.#spawner.signalGroup(child.pid, 'SIGTERM');
+    } else {
+      this.#spawner.signalGroup(child.pid, 'SIGTERM');
+    }
+    if (!(await exited(graceMs))) {
+      this.#log.warn('model did not stop in time, killing', { model: this.id, pid: child.pid, graceMs });
+      this.logs.push('siesta', `no exit ${graceMs} ms after SIGTERM: SIGKILL`);
+    }
+    // The leader may be gone while children of its group linger (vLLM's engine core): kill the group.
+    this.#spawner.signalGroup(child.pid, 'SIGKILL');
+    await child.exited;
+    if (this.#child === child) this.#child = null;
+    if (this.#stateDir) await removePidFile(this.#stateDir, this.id).catch(() => undefined);
+  }
+
+  #onExit(child: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {
+    const how = signal ? `signal ${signal}` : `code ${String(code)}`;
+    this.logs.push('siesta', `process ${child.pid} exited (${how})`);
+    if (this.#child !== child || this.#exitExpected) return;
+    this.#child = null;
+    // Kill whatever the leader left in its group.
+    this.#spawner.signalGroup(child.pid, 'SIGKILL');
+    if (this.#stateDir) void removePidFile(this.#stateDir, this.id).catch(() => undefined);
+    this.#log.warn('model process exited', { model: this.id, pid: child.pid, how });
+    // Starting/sleeping/waking/stopping are owned by a running operation, which sees the failure itself.
+    if (this.#state === 'ready' || this.#state === 'asleep') {
+      this.#cancelTimers();
+      this.#asleepWith = null;
+      this.#transition('stopped', `exited (${how})`);
+    }
+  }
+
+  #lease(): Lease {
+    this.#inFlight++;
+    this.#cancelIdleTimer();
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#inFlight--;
+        this.#lastUsedAt = this.#clock.now();
+        if (this.#inFlight === 0) {
+          const waiters = this.#drainWaiters;
+          this.#drainWaiters = [];
+          for (const waiter of waiters) waiter();
+          this.#idleStepsDone = 0;
+          this.#armTimers();
+        }
+      },
+    };
+  }
+
+  #drain(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  // ---- timers: idle ladder and self-sleep status ----
+
+  #armTimers(): void {
+    this.#cancelTimers();
+    if (this.#inFlight > 0) return;
+    const position = this.#state === 'ready' ? { state: 'ready' as const } : this.#state === 'asleep' ? { state: 'asleep' as const, level: this.#asleepWith?.level ?? this.model.sleep.level } : null;
+    if (!position) return;
+    const next = nextIdleStep(this.model.idle, position, this.model.sleep.level, this.#idleStepsDone);
+    if (next) {
+      const dueAt = this.#lastUsedAt + next.step.afterMs;
+      this.#idleTimer = this.#clock.setTimer(dueAt - this.#clock.now(), () => {
+        this.#idleTimer = null;
+        if (this.#inFlight > 0) return;
+        this.#idleStepsDone = next.index + 1;
+        const after = `idle ${Math.round(next.step.afterMs / 1000)}s`;
+        const action = next.step.action === 'stop'
+          ? this.stop(after)
+          : this.sleep(after, next.step.level ?? this.model.sleep.level);
+        action.catch((error: unknown) => this.#log.warn('idle step failed', { model: this.id, error: (error as Error).message }));
+      });
+    }
+    if (this.#state === 'ready' && this.plugin.sleepsBySelf && this.plugin.isAsleep) this.#armStatusPoll();
+  }
+
+  #armStatusPoll(): void {
+    this.#statusTimer = this.#clock.setTimer(this.#statusPollMs, () => {
+      this.#statusTimer = null;
+      void this.refreshSelfSleep().finally(() => {
+        if (this.#state === 'ready' && !this.#statusTimer) this.#armStatusPoll();
+      });
+    });
+  }
+
+  #cancelIdleTimer(): void {
+    this.#idleTimer?.cancel();
+    this.#idleTimer = null;
+  }
+
+  #cancelTimers(): void {
+    this.#cancelIdleTimer();
+    this.#statusTimer?.cancel();
+    this.#statusTimer = null;
+  }
+
+  #context(timeoutMs: number): PluginContext {
+    return {
+      model: this.model,
+      baseUrl: this.model.proxy,
+      http: pluginHttp(this.#http, this.model.proxy, timeoutMs, this.#abort.signal),
+      log: this.#log,
+      signal: this.#abort.signal,
+    };
+  }
+
+  #transition(to: ModelState, reason: string): void {
+    const from = this.#state;
+    if (!canTransition(from, to)) throw new Error(`bug: model ${this.id} cannot go from ${from} to ${to} (${reason})`);
+    const now = performance.now();
+    const change: StateChange = { model: this.id, from, to, reason, durationMs: now - this.#stateSince, at: Date.now() };
+    this.#state = to;
+    this.#stateSince = now;
+    this.#lastChange = change;
+    this.emit('state', change);
+  }
+
+}

@@ -1,0 +1,53 @@
+/**
+ * Adaptive readiness polling: the first poll comes almost at once and the interval backs off to a
+ * ceiling, so a model that is ready after 3.2 s is seen at ~3.2 s, not at the next whole second.
+ */
+import type { HttpClient } from './http.js';
+
+/** The delays between polls: pure, so the schedule can be asserted exactly. */
+export function pollDelays(firstMs = 5, factor = 1.5, maxMs = 250): () => number {
+  let next = firstMs;
+  return () => {
+    const current = next;
+    next = Math.min(maxMs, Math.ceil(next * factor));
+    return current;
+  };
+}
+
+export interface ReadinessOptions {
+  readonly url: string;
+  readonly deadlineMs: number;
+  readonly http: HttpClient;
+  /** Resolves (with a reason) when waiting should stop early, e.g. the process exited. */
+  readonly abandon: Promise<string>;
+  readonly firstDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+export type ReadinessResult = { ready: true; polls: number } | { ready: false; reason: string; polls: number };
+
+export async function waitReady(options: ReadinessOptions): Promise<ReadinessResult> {
+  const started = performance.now();
+  const delays = pollDelays(options.firstDelayMs ?? 5, 1.5, options.maxDelayMs ?? 250);
+  let abandoned: string | null = null;
+  void options.abandon.then((reason) => {
+    abandoned = reason;
+  });
+  let polls = 0;
+  let lastStatus = 'no answer yet';
+  for (;;) {
+    const remaining = options.deadlineMs - (performance.now() - started);
+    if (abandoned !== null) return { ready: false, reason: abandoned, polls };
+    if (remaining <= 0) return { ready: false, reason: `not ready after ${Math.round(options.deadlineMs / 1000)}s (last check: ${lastStatus})`, polls };
+    polls++;
+    try {
+      const result = await options.http.request({ url: options.url, timeoutMs: Math.max(50, Math.min(remaining, 5000)) });
+      if (result.status === 200) return { ready: true, polls };
+      lastStatus = `HTTP ${result.status}`;
+    } catch (error) {
+      lastStatus = (error as { code?: string }).code ?? (error as Error).message;
+    }
+    const delayMs = Math.min(delays(), Math.max(0, options.deadlineMs - (performance.now() - started)));
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, delayMs)), options.abandon]);
+  }
+}
