@@ -125,6 +125,10 @@ export interface GatewayConfig {
   /** Largest accepted request body in bytes (default 32 MiB). */
   readonly maxBodyBytes: number;
   readonly models: Readonly<Record<string, ModelConfig>>;
+  /** Default per-step timeout of plugin sleep recipes (llmsnap `sleepRequestTimeout`, default 10 s). */
+  readonly sleepRequestTimeoutMs: number;
+  /** Default per-step timeout of plugin wake recipes (llmsnap `wakeRequestTimeout`, default 10 s). */
+  readonly wakeRequestTimeoutMs: number;
 }
 
 /** A problem found while loading: `path` is dotted with [i] indices, e.g. `models.qwen.idle[1].after`. */
