@@ -1,0 +1,37 @@
+/** Records the calls the fake upstream received, in arrival order, for tests to assert the exact sequence. */
+
+export type CallKind = 'lifecycle' | 'generate';
+
+export interface RecordedCall {
+  kind: CallKind;
+  method: string;
+  path: string;
+  /** Raw query string without `?` ('' when none). */
+  query: string;
+  /** Raw request body text ('' when none). */
+  body: string;
+  /** Arrival time, epoch ms. */
+  at: number;
+  /** Response status; null while the call is still pending (e.g. a request hanging while asleep). */
+  status: number | null;
+  /** When the response ended (or the client went away), epoch ms; null while pending. */
+  endedAt: number | null;
+}
+
+export class CallRecorder {
+  private calls: RecordedCall[] = [];
+
+  record(call: Omit<RecordedCall, 'status' | 'endedAt'>): RecordedCall {
+    const entry: RecordedCall = { ...call, status: null, endedAt: null };
+    this.calls.push(entry);
+    return entry;
+  }
+
+  list(): readonly RecordedCall[] {
+    return this.calls;
+  }
+
+  clear(): void {
+    this.calls = [];
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The fake upstream: one node:http server whose behaviour the chosen backend shapes. Built without
+ * listening; `start()` listens (for vLLM only once the model is "loaded") and `close()` ends it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createBackend } from './backends/index.js';
+import type { Backend, FakeContext } from './context.js';
+import { GENERATION_ROUTES, handleGeneration } from './generation.js';
+import { readBody, writeReply, type Reply } from './http-util.js';
+import { ModelState } from './model-state.js';
+import type { FakeOptions } from './options.js';
+import { CallRecorder, type RecordedCall } from './recorder.js';
+
+export interface FakeUpstreamDeps {
+  readonly pid: number;
+  readonly log: (line: string) => void;
+  readonly exit: (code: number, message: string) => void;
+}
+
+export interface FakeUpstream {
+  readonly context: FakeContext;
+  readonly backend: Backend;
+  readonly server: Server;
+  /** Resolves once the port is bound (for vLLM: once the model is loaded). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Requests not worth recording: probes and the test hooks. */
+const UNRECORDED = new Set(['GET /health', 'GET /v1/models', 'GET /metrics', 'GET /favicon.ico']);
+
+function stateSnapshot(ctx: FakeContext): Record<string, unknown> {
+  const { state, options } = ctx;
+  return {
+    backend: options.backend,
+    model: options.model,
+    loaded: state.loaded,
+    asleep: state.asleep,
+    level: state.level,
+    inFlight: state.inFlight,
+    pid: ctx.pid,
+    active: state.active.size,
+    served: state.served,
+    weightsAsleep: state.weightsAsleep,
+    kvCacheAsleep: state.kvCacheAsleep,
+    weightsStale: state.weightsStale,
+  };
+}
+
+function testHook(ctx: FakeContext, method: string, path: string): Reply | undefined {
+  if (path === '/__state' && method === 'GET') return { status: 200, body: stateSnapshot(ctx) };
+  if (path === '/__calls' && method === 'GET') return { status: 200, body: { calls: ctx.recorder.list() } };
+  if (path === '/__calls' && method === 'DELETE') {
+    ctx.recorder.clear();
+    return { status: 200, body: { calls: [] } };
+  }
+  return undefined;
+}
+
+export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps): FakeUpstream {
+  const context: FakeContext = { options, state: new ModelState(), recorder: new CallRecorder(), ...deps };
+  const backend = createBackend(context);
+  const { state, log } = context;
+  let loadTimer: NodeJS.Timeout | undefined;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = Date.now();
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://fake-upstream');
+    const path = url.pathname;
+    const key = `${method} ${path}`;
+    res.setHeader('x-fake-pid', String(context.pid));
+    const controller = new AbortController();
+    let call: RecordedCall | undefined;
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+      if (call) {
+        call.endedAt = Date.now();
+        call.status = res.headersSent ? res.statusCode : null;
+      }
+      const outcome = res.writableFinished ? String(res.statusCode) : 'aborted';
+      log(`${method} ${req.url ?? path} ${outcome} ${Date.now() - startedAt}ms`);
+    });
+    const body = await readBody(req);
+
+    const hook = testHook(context, method, path);
+    if (hook) return writeReply(res, hook);
+
+    if (!UNRECORDED.has(key)) {
+      call = context.recorder.record({
+        kind: GENERATION_ROUTES[key] ? 'generate' : 'lifecycle',
+        method,
+        path,
+        query: url.search.slice(1),
+        body,
+        at: startedAt,
+      });
+    }
+
+    if (!state.loaded) return writeReply(res, backend.loadingReply());
+    if (key === 'GET /health') return writeReply(res, backend.health());
+    if (key === 'GET /v1/models') return writeReply(res, { status: 200, body: { object: 'list', data: [backend.modelEntry()] } });
+    const generationKind = GENERATION_ROUTES[key];
+    if (generationKind) return handleGeneration(context, backend, generationKind, body, res, controller.signal);
+    const route = backend.routes[key];
+    if (route) {
+      return writeReply(res, await route({ method, path, query: url.searchParams, body, signal: controller.signal }));
+    }
+    return writeReply(res, backend.notFound(path));
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof Error && error.name === 'AbortError') return;
+      log(`error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      writeReply(res, { status: 500, body: { error: { message: 'fake upstream internal error', type: 'server_error', param: null, code: 500 } } });
+    });
+  });
+
+  function listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  function markLoaded(): void {
+    state.loaded = true;
+    state.changed();
+    log(`model ${options.model} ready on ${options.host}:${options.port} (backend ${options.backend})`);
+    backend.onIdle();
+  }
+
+  /** After the start delay: fail as asked, or become loaded (vLLM binds its port only now). */
+  function load(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      loadTimer = setTimeout(() => {
+        loadTimer = undefined;
+        if (options.failStart) {
+          deps.exit(1, `error: failed to load model '${options.model}': out of memory (--fail-start)`);
+          return;
+        }
+        const bound = backend.listenBeforeReady ? Promise.resolve() : listen();
+        bound.then(markLoaded).then(resolve, reject);
+      }, options.startDelayMs);
+    });
+  }
+
+  return {
+    context,
+    backend,
+    server,
+    async start() {
+      if (!backend.listenBeforeReady) return load();
+      await listen();
+      log(`listening on ${options.host}:${options.port} (backend ${options.backend}), loading model ${options.model}`);
+      // Loading continues in the background; failures end the process through deps.exit.
+      load().catch((error: unknown) => deps.exit(1, `error: ${String(error)}`));
+    },
+    async close() {
+      if (loadTimer) clearTimeout(loadTimer);
+      backend.dispose();
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
