@@ -1,0 +1,48 @@
+/**
+ * Eviction by groups (llama-swap semantics, used when no budget is set).
+ *
+ * Loading model T requires these other models not to hold memory (its "conflicts"):
+ * - when T's group has `swap: true`: every other member of T's group;
+ * - when T's group has `exclusive: true`: every member of every other group that is not `persistent`.
+ * The relation is checked when T loads, as llama-swap's `swapProcessGroup` does; it is not
+ * symmetric (a member of a non-exclusive group may load beside a member of an exclusive one).
+ * llama-swap re-applies `exclusive` on every request to an already running model; siesta applies it
+ * when the model loads only, so serving a ready model never evicts anything.
+ * An asleep or stopped model holds no (meaningful) memory: it is not in the way.
+ */
+import type { GroupConfig } from '../config/types.js';
+import { isIdleReady, type ModelView, type Plan } from './plan.js';
+
+/** For each model id, the ids that must not be awake while it loads. */
+export function conflictsByModel(groups: readonly GroupConfig[]): ReadonlyMap<string, ReadonlySet<string>> {
+  const result = new Map<string, Set<string>>();
+  for (const group of groups) {
+    for (const member of group.members) {
+      const conflicts = new Set<string>();
+      if (group.swap) for (const other of group.members) if (other !== member) conflicts.add(other);
+      if (group.exclusive) {
+        for (const otherGroup of groups) {
+          if (otherGroup === group || otherGroup.persistent) continue;
+          for (const other of otherGroup.members) conflicts.add(other);
+        }
+      }
+      result.set(member, conflicts);
+    }
+  }
+  return result;
+}
+
+/** What loading `target` takes under group rules. Evicted models sleep when they can, else stop. */
+export function planByGroups(target: ModelView, conflicts: ReadonlySet<string>, models: readonly ModelView[]): Plan {
+  const inTheWay = models.filter((m) => m.id !== target.id && conflicts.has(m.id) && m.state !== 'stopped' && m.state !== 'asleep');
+  if (inTheWay.length === 0) return { kind: 'load' };
+  // All or nothing: idle victims are evicted only once the whole swap can proceed, so a swap that
+  // has to wait for a busy model does not throw away models that may be asked for meanwhile.
+  if (inTheWay.some((m) => (m.state === 'ready' && m.inFlight > 0) || m.state === 'loading')) {
+    return { kind: 'wait', needs: inTheWay.filter((m) => m.state === 'ready').map((m) => m.id) };
+  }
+  const evictable = inTheWay.filter(isIdleReady);
+  // Only releases already under way are left: wait for them.
+  if (evictable.length === 0) return { kind: 'wait', needs: [] };
+  return { kind: 'evict', victims: evictable.map((m) => ({ model: m.id, action: m.canSleep ? 'sleep' : 'stop' })) };
+}

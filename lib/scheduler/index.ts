@@ -1,0 +1,38 @@
+/** The scheduler's public surface: pure decisions (events in, effects out), see `scheduler.ts`. */
+import type { GatewayConfig, ModelConfig } from '../config/types.js';
+import { Scheduler } from './scheduler.js';
+import type { SchedulerOptions } from './types.js';
+
+export { DEFAULT_MAX_BYPASS_MS, Scheduler } from './scheduler.js';
+export type * from './types.js';
+
+/**
+ * Scheduler options from a loaded configuration. `canSleep` says whether an eviction can put the
+ * model to sleep (the caller knows the plugins: sleep enabled and a sleep recipe available).
+ */
+export function schedulerOptionsFromConfig(
+  config: Pick<GatewayConfig, 'models' | 'groups' | 'resources'>,
+  canSleep: (model: ModelConfig) => boolean,
+  extra: Pick<SchedulerOptions, 'maxBypassMs'> = {},
+): SchedulerOptions {
+  return {
+    models: Object.values(config.models).map((model) => ({
+      id: model.id,
+      canSleep: canSleep(model),
+      priority: model.priority,
+      resources: model.resources,
+    })),
+    groups: config.groups,
+    budgets: config.resources,
+    ...extra,
+  };
+}
+
+/** A scheduler for a loaded configuration; throws, naming every problem, when groups and models disagree. */
+export function createScheduler(
+  config: Pick<GatewayConfig, 'models' | 'groups' | 'resources'>,
+  canSleep: (model: ModelConfig) => boolean,
+  extra: Pick<SchedulerOptions, 'maxBypassMs'> = {},
+): Scheduler {
+  return new Scheduler(schedulerOptionsFromConfig(config, canSleep, extra));
+}

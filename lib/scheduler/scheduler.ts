@@ -1,0 +1,429 @@
+/**
+ * The scheduler: a synchronous state machine with no I/O, no timers and no promises. The gateway
+ * feeds it events (`handle(event)`) and carries out the effects it returns, in order; the outcome
+ * of each effect comes back as a later event (`load` → `loaded` | `load-failed`, `evict` →
+ * `released`, `grant` → `serve-done` | `cancel`).
+ *
+ * Policy
+ * ------
+ * 1. **Ready models serve at once.** A request for a ready model is granted immediately, even while
+ *    other requests wait, so A B A B with A ready gives A A now and B B after one swap (A A B B),
+ *    not a swap per request. Requests for a loading model wait for that one load.
+ * 2. **Queue order.** Waiting requests are ordered by model `priority` (higher first), FIFO among
+ *    equals. Positions (1-based, over the whole queue) are emitted whenever they change.
+ * 3. **Heads.** Walking the queue in order, the first waiting request of each model that is stopped
+ *    or asleep asks the eviction policy (groups, or budgets when set) what loading it takes:
+ *    - nothing in the way → `load`;
+ *    - only idle ready models in the way → `evict` them all (sleep when the model can sleep,
+ *      budgets may turn that into a stop), then `load` once every `released` arrived;
+ *    - a model in the way is busy (requests in flight) or loading → wait, evicting nothing yet
+ *      (all or nothing). A model with requests in flight is never evicted.
+ *    - it can never fit (budget mode: the model alone exceeds a budget) → reject its requests.
+ *    A request for a model that is being released waits for the release, then loads it again.
+ * 4. **Overtaking.** A later head may be admitted while an earlier head waits only in group mode,
+ *    and only when the later model is not one the earlier head will have to evict (else the two
+ *    would ping-pong). In budget mode loads are strictly in queue order, because any load eats
+ *    memory that the earlier head is waiting for.
+ * 5. **Swap barrier (anti-starvation).** Once a swap is decided (evictions issued) the evicted model
+ *    is `releasing` and is not ready, so its new requests queue behind the swap. Before that, while
+ *    a head waits for busy model R to finish, new requests for R are still served ahead of it
+ *    (rule 1) unless the head ranks strictly higher in priority, or it has waited `maxBypassMs`
+ *    (default 30 s) or more: then R's new requests queue, R drains, and the swap proceeds.
+ * 6. **Cancel.** A queued request leaves the queue; a load that only it wanted is never issued
+ *    (plans are recomputed from the queue on every event). A load or eviction already issued just
+ *    completes. Cancelling a granted request counts as `serve-done`.
+ * 7. **Failures and shutdown.** `load-failed` rejects every queued request for the model
+ *    (`start_failed`) and marks it stopped. `shutdown` rejects everything queued and everything
+ *    that arrives later (`shutting_down`); nothing more is loaded or evicted.
+ *
+ * The contract with the gateway: answer each `load` with exactly one `loaded` or `load-failed`
+ * and each `evict` with one `released`; report any other state change (idle ladder, admin API,
+ * crash) with `external` or `released`. `external` never rejects waiters: a model that stops while
+ * requests wait for it is simply planned again.
+ */
+import type { GroupConfig, ResourceAmounts } from '../config/types.js';
+import type { ModelState } from '../process/states.js';
+import { hasBudgets, planByBudget, totalUsage } from './budget.js';
+import { conflictsByModel, planByGroups } from './groups.js';
+import type { ModelView, Plan } from './plan.js';
+import type {
+  ModelSnapshot,
+  ReleasedTo,
+  RejectCode,
+  SchedulerEffect,
+  SchedulerEvent,
+  SchedulerModel,
+  SchedulerModelState,
+  SchedulerOptions,
+  SchedulerSnapshot,
+} from './types.js';
+
+export const DEFAULT_MAX_BYPASS_MS = 30_000;
+
+const SHUTTING_DOWN_MESSAGE = 'the gateway is shutting down';
+
+/** How the process owner's fine-grained states map onto the scheduler's view. */
+const VIEW_OF_STATE: Readonly<Record<ModelState, { state: SchedulerModelState; releasingTo: ReleasedTo | null }>> = {
+  stopped: { state: 'stopped', releasingTo: null },
+  shutdown: { state: 'stopped', releasingTo: null },
+  starting: { state: 'loading', releasingTo: null },
+  waking: { state: 'loading', releasingTo: null },
+  ready: { state: 'ready', releasingTo: null },
+  sleeping: { state: 'releasing', releasingTo: 'asleep' },
+  stopping: { state: 'releasing', releasingTo: 'stopped' },
+  asleep: { state: 'asleep', releasingTo: null },
+};
+
+class ModelRecord implements ModelView {
+  state: SchedulerModelState = 'stopped';
+  releasingTo: ReleasedTo | null = null;
+  lastUsedAt = -Infinity;
+  readonly granted = new Set<string>();
+
+  constructor(
+    readonly spec: SchedulerModel,
+    readonly index: number,
+    readonly group: GroupConfig,
+  ) {}
+
+  get id(): string {
+    return this.spec.id;
+  }
+  get canSleep(): boolean {
+    return this.spec.canSleep;
+  }
+  get priority(): number {
+    return this.spec.priority;
+  }
+  get resources(): SchedulerModel['resources'] {
+    return this.spec.resources;
+  }
+  get inFlight(): number {
+    return this.granted.size;
+  }
+}
+
+interface QueuedRequest {
+  readonly requestId: string;
+  readonly model: ModelRecord;
+  readonly at: number;
+  readonly priority: number;
+  readonly seq: number;
+}
+
+/** Queue order: higher priority first, then arrival. */
+function compareRequests(a: QueuedRequest, b: QueuedRequest): number {
+  return b.priority - a.priority || a.seq - b.seq;
+}
+
+function validate(options: SchedulerOptions): void {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  for (const model of options.models) {
+    if (ids.has(model.id)) problems.push(`model "${model.id}" is listed twice`);
+    ids.add(model.id);
+  }
+  const groupOf = new Map<string, string>();
+  for (const group of options.groups) {
+    for (const member of group.members) {
+      if (!ids.has(member)) problems.push(`group "${group.id}" lists unknown model "${member}"`);
+      const previous = groupOf.get(member);
+      if (previous !== undefined) problems.push(`model "${member}" is in groups "${previous}" and "${group.id}"; a model belongs to exactly one group`);
+      groupOf.set(member, group.id);
+    }
+  }
+  for (const id of ids) {
+    if (!groupOf.has(id)) problems.push(`model "${id}" is in no group; put ungrouped models in the default group`);
+  }
+  for (const dimension of ['vram', 'ram'] as const) {
+    const budget = options.budgets?.[dimension];
+    if (budget !== undefined && !(budget >= 0)) problems.push(`budget ${dimension} must be a number of bytes >= 0, got ${budget}`);
+  }
+  if (options.maxBypassMs !== undefined && !(options.maxBypassMs >= 0)) {
+    problems.push(`maxBypassMs must be >= 0 (Infinity to always serve ready models first), got ${options.maxBypassMs}`);
+  }
+  if (problems.length > 0) throw new Error(`invalid scheduler options:\n- ${problems.join('\n- ')}`);
+}
+
+export class Scheduler {
+  readonly #models = new Map<string, ModelRecord>();
+  readonly #ordered: readonly ModelRecord[];
+  readonly #conflicts: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly #budgets: ResourceAmounts | null;
+  readonly #maxBypassMs: number;
+  /** Waiting requests, kept in queue order. */
+  #queue: QueuedRequest[] = [];
+  readonly #grantedTo = new Map<string, ModelRecord>();
+  readonly #lastPosition = new Map<string, number>();
+  #seq = 0;
+  #nowMs = -Infinity;
+  #shuttingDown = false;
+
+  constructor(options: SchedulerOptions) {
+    validate(options);
+    const groupOf = new Map<string, GroupConfig>();
+    for (const group of options.groups) for (const member of group.members) groupOf.set(member, group);
+    this.#ordered = options.models.map((spec, index) => {
+      const group = groupOf.get(spec.id);
+      if (group === undefined) throw new Error(`model "${spec.id}" is in no group`); // unreachable after validate()
+      const record = new ModelRecord(spec, index, group);
+      this.#models.set(spec.id, record);
+      return record;
+    });
+    this.#conflicts = conflictsByModel(options.groups);
+    this.#budgets = hasBudgets(options.budgets) ? options.budgets : null;
+    this.#maxBypassMs = options.maxBypassMs ?? DEFAULT_MAX_BYPASS_MS;
+  }
+
+  /** Feed one event; returns the effects to carry out, in order. */
+  handle(event: SchedulerEvent): SchedulerEffect[] {
+    const effects: SchedulerEffect[] = [];
+    switch (event.type) {
+      case 'request':
+        this.#onRequest(event.requestId, this.#model(event.model), event.at, effects);
+        break;
+      case 'cancel':
+        this.#onCancel(event.requestId, event.at);
+        break;
+      case 'serve-done':
+        this.#finish(event.requestId, event.at);
+        break;
+      case 'loaded':
+        this.#setState(this.#model(event.model), 'ready', null);
+        break;
+      case 'load-failed': {
+        const model = this.#model(event.model);
+        this.#setState(model, 'stopped', null);
+        this.#rejectWhere((entry) => entry.model === model, 'start_failed', event.message, effects);
+        break;
+      }
+      case 'released':
+        this.#setState(this.#model(event.model), event.to, null);
+        break;
+      case 'external': {
+        const view = VIEW_OF_STATE[event.state];
+        this.#setState(this.#model(event.model), view.state, view.releasingTo);
+        break;
+      }
+      case 'shutdown':
+        this.#shuttingDown = true;
+        this.#rejectWhere(() => true, 'shutting_down', SHUTTING_DOWN_MESSAGE, effects);
+        break;
+    }
+    if (!this.#shuttingDown) this.#pump(effects);
+    this.#emitPositions(effects);
+    return effects;
+  }
+
+  /** The scheduler's view of one model, or undefined for an unknown id. */
+  stateOf(modelId: string): SchedulerModelState | undefined {
+    return this.#models.get(modelId)?.state;
+  }
+
+  /** A read-only copy of the current view, for the status page and the API. */
+  snapshot(): SchedulerSnapshot {
+    const queuedPerModel = new Map<string, number>();
+    for (const entry of this.#queue) queuedPerModel.set(entry.model.id, (queuedPerModel.get(entry.model.id) ?? 0) + 1);
+    const models: ModelSnapshot[] = this.#ordered.map((m) => ({
+      id: m.id,
+      group: m.group.id,
+      state: m.state,
+      releasingTo: m.releasingTo,
+      inFlight: m.inFlight,
+      queued: queuedPerModel.get(m.id) ?? 0,
+      lastUsedAt: Number.isFinite(m.lastUsedAt) ? m.lastUsedAt : null,
+    }));
+    const usage = this.#budgets === null ? null : totalUsage(this.#ordered);
+    return {
+      mode: this.#budgets === null ? 'groups' : 'budgets',
+      shuttingDown: this.#shuttingDown,
+      models,
+      queue: this.#queue.map((entry, i) => ({
+        requestId: entry.requestId,
+        model: entry.model.id,
+        priority: entry.priority,
+        queuedAt: entry.at,
+        position: i + 1,
+      })),
+      usage: usage === null ? null : { vram: usage.vram, ram: usage.ram },
+      budgets: this.#budgets === null ? null : { ...this.#budgets },
+    };
+  }
+
+  #model(id: string): ModelRecord {
+    const model = this.#models.get(id);
+    if (model === undefined) throw new Error(`scheduler: unknown model "${id}" (resolve aliases before calling the scheduler)`);
+    return model;
+  }
+
+  #observe(atMs: number | undefined): void {
+    if (atMs !== undefined && atMs > this.#nowMs) this.#nowMs = atMs;
+  }
+
+  #setState(model: ModelRecord, state: SchedulerModelState, releasingTo: ReleasedTo | null): void {
+    model.state = state;
+    model.releasingTo = state === 'releasing' ? (releasingTo ?? 'stopped') : null;
+  }
+
+  #onRequest(requestId: string, model: ModelRecord, atMs: number, effects: SchedulerEffect[]): void {
+    if (this.#grantedTo.has(requestId) || this.#queue.some((entry) => entry.requestId === requestId)) {
+      throw new Error(`scheduler: request id "${requestId}" is already known`);
+    }
+    this.#observe(atMs);
+    if (this.#shuttingDown) {
+      effects.push({ type: 'reject', requestId, code: 'shutting_down', message: SHUTTING_DOWN_MESSAGE });
+      return;
+    }
+    const entry: QueuedRequest = { requestId, model, at: atMs, priority: model.priority, seq: ++this.#seq };
+    if (model.state === 'ready' && !this.#mustQueueBehindSwap(entry)) {
+      this.#grant(entry, effects);
+      return;
+    }
+    const index = this.#queue.findIndex((other) => compareRequests(entry, other) < 0);
+    if (index === -1) this.#queue.push(entry);
+    else this.#queue.splice(index, 0, entry);
+  }
+
+  #onCancel(requestId: string, atMs: number | undefined): void {
+    const index = this.#queue.findIndex((entry) => entry.requestId === requestId);
+    if (index !== -1) {
+      this.#queue.splice(index, 1);
+      this.#lastPosition.delete(requestId);
+      return;
+    }
+    this.#finish(requestId, atMs);
+  }
+
+  #finish(requestId: string, atMs: number | undefined): void {
+    this.#observe(atMs);
+    const model = this.#grantedTo.get(requestId);
+    if (model === undefined) return; // unknown or already finished: nothing to do
+    this.#grantedTo.delete(requestId);
+    model.granted.delete(requestId);
+    model.lastUsedAt = Math.max(model.lastUsedAt, atMs ?? this.#nowMs);
+  }
+
+  #grant(entry: QueuedRequest, effects: SchedulerEffect[]): void {
+    entry.model.granted.add(entry.requestId);
+    entry.model.lastUsedAt = Math.max(entry.model.lastUsedAt, this.#nowMs);
+    this.#grantedTo.set(entry.requestId, entry.model);
+    this.#lastPosition.delete(entry.requestId);
+    effects.push({ type: 'grant', requestId: entry.requestId, model: entry.model.id });
+  }
+
+  #rejectWhere(predicate: (entry: QueuedRequest) => boolean, code: RejectCode, message: string, effects: SchedulerEffect[]): boolean {
+    const kept: QueuedRequest[] = [];
+    for (const entry of this.#queue) {
+      if (predicate(entry)) {
+        this.#lastPosition.delete(entry.requestId);
+        effects.push({ type: 'reject', requestId: entry.requestId, code, message });
+      } else {
+        kept.push(entry);
+      }
+    }
+    const changed = kept.length !== this.#queue.length;
+    this.#queue = kept;
+    return changed;
+  }
+
+  #plan(target: ModelRecord): Plan {
+    if (this.#budgets !== null) return planByBudget(target, this.#ordered, this.#budgets);
+    return planByGroups(target, this.#conflicts.get(target.id) ?? new Set(), this.#ordered);
+  }
+
+  /**
+   * Rule 5: a request for ready model R queues instead of being served when a waiter ranked ahead
+   * of it needs R evicted and either outranks it in priority or has waited `maxBypassMs`.
+   */
+  #mustQueueBehindSwap(entry: QueuedRequest): boolean {
+    for (const waiter of this.#queue) {
+      if (compareRequests(waiter, entry) >= 0) break; // the rest rank behind `entry`
+      if (waiter.model === entry.model) continue;
+      if (waiter.priority <= entry.priority && this.#nowMs - waiter.at < this.#maxBypassMs) continue;
+      if (waiter.model.state !== 'stopped' && waiter.model.state !== 'asleep') continue;
+      const plan = this.#plan(waiter.model);
+      if (plan.kind === 'wait' && plan.needs.includes(entry.model.id)) return true;
+    }
+    return false;
+  }
+
+  /** Re-evaluate the queue until nothing more can happen now. */
+  #pump(effects: SchedulerEffect[]): void {
+    for (let changed = true; changed; ) {
+      changed = this.#grantReady(effects);
+      if (this.#admitHeads(effects)) changed = true;
+    }
+  }
+
+  #grantReady(effects: SchedulerEffect[]): boolean {
+    let changed = false;
+    for (const entry of [...this.#queue]) {
+      if (entry.model.state !== 'ready' || this.#mustQueueBehindSwap(entry)) continue;
+      this.#queue.splice(this.#queue.indexOf(entry), 1);
+      this.#grant(entry, effects);
+      changed = true;
+    }
+    return changed;
+  }
+
+  #admitHeads(effects: SchedulerEffect[]): boolean {
+    let changed = false;
+    const waiting: ModelRecord[] = [];
+    const seen = new Set<ModelRecord>();
+    for (const entry of [...this.#queue]) {
+      const target = entry.model;
+      if (seen.has(target)) continue;
+      seen.add(target);
+      if (target.state === 'ready' || target.state === 'loading') continue;
+      if (target.state === 'releasing') {
+        waiting.push(target);
+        continue;
+      }
+      const plan = this.#plan(target);
+      if (plan.kind === 'impossible') {
+        this.#rejectWhere((other) => other.model === target, 'start_failed', plan.message, effects);
+        changed = true;
+        continue;
+      }
+      if (!this.#mayOvertake(target, waiting)) {
+        waiting.push(target);
+        continue;
+      }
+      switch (plan.kind) {
+        case 'load':
+          this.#setState(target, 'loading', null);
+          effects.push({ type: 'load', model: target.id });
+          changed = true;
+          break;
+        case 'evict':
+          for (const victim of plan.victims) {
+            this.#setState(this.#model(victim.model), 'releasing', victim.action === 'sleep' ? 'asleep' : 'stopped');
+            effects.push({ type: 'evict', model: victim.model, action: victim.action });
+          }
+          waiting.push(target);
+          changed = true;
+          break;
+        case 'wait':
+          waiting.push(target);
+          break;
+      }
+    }
+    return changed;
+  }
+
+  /** Rule 4: may `target` be admitted while the heads in `waiting` (ranked ahead of it) wait? */
+  #mayOvertake(target: ModelRecord, waiting: readonly ModelRecord[]): boolean {
+    if (waiting.length === 0) return true;
+    if (this.#budgets !== null) return false;
+    return waiting.every((head) => !(this.#conflicts.get(head.id)?.has(target.id) ?? false));
+  }
+
+  #emitPositions(effects: SchedulerEffect[]): void {
+    this.#queue.forEach((entry, i) => {
+      const position = i + 1;
+      if (this.#lastPosition.get(entry.requestId) === position) return;
+      this.#lastPosition.set(entry.requestId, position);
+      effects.push({ type: 'position', requestId: entry.requestId, position });
+    });
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Types of the scheduler: what it is built from, the events it is fed, the effects it returns and
+ * the read-only snapshot it exposes. See `scheduler.ts` for the policy.
+ */
+import type { GroupConfig, ModelResources, ResourceAmounts } from '../config/types.js';
+import type { ModelState } from '../process/states.js';
+
+/** What the scheduler needs to know about one model. */
+export interface SchedulerModel {
+  readonly id: string;
+  /** Whether an eviction can put it to sleep (plugin or config has a sleep recipe, sleep enabled). */
+  readonly canSleep: boolean;
+  /** Queue priority; higher goes first, FIFO among equals. */
+  readonly priority: number;
+  /** Bytes held awake and asleep; only read when budgets are set. */
+  readonly resources: ModelResources;
+}
+
+export interface SchedulerOptions {
+  readonly models: readonly SchedulerModel[];
+  /** Every group, including the implicit default one; every model is in exactly one group. */
+  readonly groups: readonly GroupConfig[];
+  /** Global budgets; when any dimension is set, evictions are decided by need instead of by groups. */
+  readonly budgets?: ResourceAmounts;
+  /**
+   * How long a queued request that needs a busy model evicted lets newer requests of equal priority
+   * for that busy model be served ahead of it (anti-starvation). Default 30 s. `Infinity` = always.
+   */
+  readonly maxBypassMs?: number;
+}
+
+/** The scheduler's own coarse view of a model (the process owner has the fine-grained states). */
+export type SchedulerModelState = 'stopped' | 'loading' | 'ready' | 'releasing' | 'asleep';
+
+export type ReleasedTo = 'asleep' | 'stopped';
+
+export type SchedulerEvent =
+  /** A client wants to use `model` (an id, aliases already resolved). `at` is epoch milliseconds. */
+  | { readonly type: 'request'; readonly requestId: string; readonly model: string; readonly at: number }
+  /** The client went away: leaves the queue, or counts as `serve-done` when already granted. */
+  | { readonly type: 'cancel'; readonly requestId: string; readonly at?: number }
+  /** A granted request finished. */
+  | { readonly type: 'serve-done'; readonly requestId: string; readonly at: number }
+  /** The model became ready (started or woke) after a `load` effect. */
+  | { readonly type: 'loaded'; readonly model: string }
+  /** Start or wake failed after a `load` effect; the model is stopped. */
+  | { readonly type: 'load-failed'; readonly model: string; readonly message: string }
+  /** An eviction (or an idle step or API action) finished. */
+  | { readonly type: 'released'; readonly model: string; readonly to: ReleasedTo }
+  /** The model's state changed outside the scheduler's effects (idle ladder, admin API, crash). */
+  | { readonly type: 'external'; readonly model: string; readonly state: ModelState }
+  /** The gateway is closing: reject everything queued and everything that arrives later. */
+  | { readonly type: 'shutdown' };
+
+export type EvictAction = 'sleep' | 'stop';
+
+export type RejectCode = 'start_failed' | 'shutting_down';
+
+export type SchedulerEffect =
+  /** Make the model ready (start or wake: the process owner knows which). Answer with `loaded` or `load-failed`. */
+  | { readonly type: 'load'; readonly model: string }
+  /** Release the model's memory. Answer with `released`. */
+  | { readonly type: 'evict'; readonly model: string; readonly action: EvictAction }
+  /** The request may go to the upstream now. Answer with `serve-done` (or `cancel`) when it ends. */
+  | { readonly type: 'grant'; readonly requestId: string; readonly model: string }
+  /** The request is dropped from the queue and must be answered with this error. */
+  | { readonly type: 'reject'; readonly requestId: string; readonly code: RejectCode; readonly message: string }
+  /** The request's 1-based place in the queue changed (emitted only on change). */
+  | { readonly type: 'position'; readonly requestId: string; readonly position: number };
+
+export interface ModelSnapshot {
+  readonly id: string;
+  readonly group: string;
+  readonly state: SchedulerModelState;
+  /** Where a `releasing` model is going; null otherwise. */
+  readonly releasingTo: ReleasedTo | null;
+  readonly inFlight: number;
+  readonly queued: number;
+  /** Epoch ms of the last grant or completion; null when never used. */
+  readonly lastUsedAt: number | null;
+}
+
+export interface QueueEntrySnapshot {
+  readonly requestId: string;
+  readonly model: string;
+  readonly priority: number;
+  readonly queuedAt: number;
+  /** 1-based. */
+  readonly position: number;
+}
+
+export interface SchedulerSnapshot {
+  readonly mode: 'groups' | 'budgets';
+  readonly shuttingDown: boolean;
+  readonly models: readonly ModelSnapshot[];
+  readonly queue: readonly QueueEntrySnapshot[];
+  /** Budget mode only: what the models hold now (awake, loading and releasing count as awake). */
+  readonly usage: ResourceAmounts | null;
+  readonly budgets: ResourceAmounts | null;
+}
