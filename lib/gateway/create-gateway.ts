@@ -1,0 +1,181 @@
+/**
+ * `createGateway(options)`: build siesta as an Express router plus `start()` / `close()`, without
+ * listening. The CLI mounts it at `/` and listens; an existing app can mount it under any prefix.
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import type { GatewayConfig, LoadedConfig } from '../config/types.js';
+import type { Clock } from '../clock.js';
+import { GatewayError } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import { loadPlugins } from '../plugins/registry.js';
+import type { HttpClient } from '../process/http.js';
+import type { Spawner } from '../process/spawner.js';
+import { createAuthMiddleware } from '../../middleware/auth.js';
+import { createConcurrencyLimitMiddleware } from '../../middleware/concurrency-limit.js';
+import { createErrorHandler } from '../../middleware/error-handler.js';
+import { createMakeReadyMiddleware } from '../../middleware/make-ready.js';
+import { createModelProxyMiddleware } from '../../middleware/proxy.js';
+import { createRequestLogMiddleware } from '../../middleware/request-log.js';
+import { createResolveModelMiddleware } from '../../middleware/resolve-model.js';
+import { createUpstreamMiddleware } from '../../middleware/upstream.js';
+import { loadGatewayConfig, pluginIssues } from './load-config.js';
+import { ModelManager } from './model-manager.js';
+import { ConfigError } from '../config/errors.js';
+
+/** The model routes of SPEC section 5: the model is named in the body, a multipart field or `?model=`. */
+export const MODEL_ROUTES = [
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/responses',
+  '/v1/messages',
+  '/v1/rerank',
+  '/rerank',
+  '/v1/audio/speech',
+  '/v1/audio/transcriptions',
+  '/completion',
+  '/infill',
+] as const;
+
+export interface GatewayOptions {
+  /** A loaded configuration (from `loadConfigFile`/`loadConfigText`), or give `configPath` / `configText`. */
+  readonly config?: GatewayConfig | LoadedConfig;
+  readonly configPath?: string;
+  readonly configText?: string;
+  /** Environment for `${env.NAME}` macros (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly logger?: Logger;
+  /** Test seams. */
+  readonly clock?: Clock;
+  readonly spawner?: Spawner;
+  readonly http?: HttpClient;
+  /** Seconds between loading-stream progress chunks (default 1). */
+  readonly loadingTickMs?: number;
+}
+
+export interface Gateway {
+  readonly router: Router;
+  readonly config: GatewayConfig;
+  readonly warnings: LoadedConfig['warnings'];
+  readonly manager: ModelManager;
+  readonly log: Logger;
+  /** Reap children left by a crashed gateway and run the preload hook. */
+  start(): Promise<void>;
+  /** Stop every child process; later requests get 503. Idempotent. */
+  close(): Promise<void>;
+}
+
+async function resolveConfig(options: GatewayOptions): Promise<{ loaded: LoadedConfig; plugins: PluginRegistry }> {
+  if (options.config) {
+    const loaded: LoadedConfig = 'config' in options.config && 'warnings' in options.config ? options.config : { config: options.config as GatewayConfig, warnings: [] };
+    const plugins = await loadPlugins(loaded.config.pluginDir);
+    const unknown = Object.values(loaded.config.models).filter((model) => !plugins.get(model.backend));
+    const issues = [
+      ...unknown.map((model) => ({ path: `models.${model.id}.backend`, message: `unknown backend "${model.backend}" (known: ${plugins.names().join(', ')})` })),
+      ...pluginIssues(loaded.config, plugins),
+    ];
+    if (issues.length > 0) throw new ConfigError(issues, loaded.config.configPath);
+    return { loaded, plugins };
+  }
+  const { plugins, ...loaded } = await loadGatewayConfig({
+    ...(options.configPath !== undefined ? { configPath: options.configPath } : {}),
+    ...(options.configText !== undefined ? { configText: options.configText } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  return { loaded, plugins };
+}
+
+function listModels(manager: ModelManager, config: GatewayConfig) {
+  return function listModelsHandler(_req: Request, res: Response): void {
+    const created = Math.floor(Date.now() / 1000);
+    const data: Record<string, unknown>[] = [];
+    for (const model of Object.values(config.models)) {
+      if (model.unlisted) continue;
+      const entry = (id: string): Record<string, unknown> => ({
+        id,
+        object: 'model',
+        created,
+        owned_by: 'siesta',
+        ...(model.name !== model.id ? { name: model.name } : {}),
+        ...(model.description ? { description: model.description } : {}),
+        ...(Object.keys(model.metadata).length > 0 ? { meta: model.metadata } : {}),
+        state: manager.state(model.id),
+        backend: model.backend,
+      });
+      data.push(entry(model.id));
+      if (config.includeAliasesInList) for (const alias of model.aliases) data.push(entry(alias));
+    }
+    res.json({ object: 'list', data });
+  };
+}
+
+export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const { loaded, plugins } = await resolveConfig(options);
+  const { config } = loaded;
+  const log = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  for (const warning of loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
+  const manager = new ModelManager({
+    config,
+    plugins,
+    log,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.spawner ? { spawner: options.spawner } : {}),
+    ...(options.http ? { http: options.http } : {}),
+  });
+
+  const router = express.Router();
+  const readBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
+  const resolveModel = createResolveModelMiddleware({ models: manager });
+  const concurrencyLimit = createConcurrencyLimitMiddleware();
+  const makeReady = createMakeReadyMiddleware({ models: manager, ...(options.loadingTickMs ? { tickMs: options.loadingTickMs } : {}) });
+  const proxy = createModelProxyMiddleware();
+  const auth = createAuthMiddleware({ keys: config.apiKeys });
+
+  router.use(createRequestLogMiddleware({ log }));
+  router.get('/health', function healthHandler(_req, res) {
+    res.type('text/plain').send('OK');
+  });
+  router.use(auth);
+  router.post([...MODEL_ROUTES], readBody, resolveModel, concurrencyLimit, makeReady, proxy);
+  router.get(['/v1/models', '/models'], listModels(manager, config));
+  router.get('/running', function runningHandler(_req, res) {
+    const running = manager.processes().filter((process) => process.state !== 'stopped' && process.state !== 'shutdown');
+    res.json({
+      running: running.map((process) => ({
+        model: process.id,
+        state: process.state,
+        backend: process.model.backend,
+        proxy: process.model.proxy,
+        pid: process.pid,
+        inFlight: process.inFlight,
+        ...(process.model.name !== process.id ? { name: process.model.name } : {}),
+        ...(process.model.description ? { description: process.model.description } : {}),
+      })),
+    });
+  });
+  router.all('/unload', async function unloadAllHandler(_req, res) {
+    await manager.unloadAll();
+    res.type('text/plain').send('OK');
+  });
+  router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({ models: manager }), concurrencyLimit, makeReady, proxy);
+  router.use(function notFoundHandler(req, _res, next) {
+    next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
+  });
+  router.use(createErrorHandler({ log }));
+
+  let started = false;
+  return {
+    router,
+    config,
+    warnings: loaded.warnings,
+    manager,
+    log,
+    async start() {
+      if (started) return;
+      started = true;
+      await manager.start();
+    },
+    close: () => manager.close(),
+  };
+}

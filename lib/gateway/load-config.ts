@@ -1,0 +1,59 @@
+/**
+ * Configuration plus plugins, loaded together: the plugin directory comes from the config, and the
+ * config's `backend` names and `options:` blocks are checked against the plugins found there.
+ */
+import type { Schema } from 'joi';
+import { ConfigError, loadConfigFile, loadConfigText, type LoadOptions } from '../config/index.js';
+import type { ConfigIssue, GatewayConfig, LoadedConfig } from '../config/types.js';
+import { loadPlugins, type PluginRegistry } from '../plugins/registry.js';
+
+export interface ConfigSource {
+  readonly configPath?: string;
+  readonly configText?: string;
+  readonly env?: LoadOptions['env'];
+}
+
+export interface LoadedGatewayConfig extends LoadedConfig {
+  readonly plugins: PluginRegistry;
+}
+
+/** Problems only visible once the plugins are known: a configured sleep level the plugin lacks. */
+export function pluginIssues(config: GatewayConfig, plugins: PluginRegistry): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const model of Object.values(config.models)) {
+    const plugin = plugins.get(model.backend);
+    if (!plugin || !model.sleep.enabled || model.sleepEndpoints) continue;
+    const levels = Object.keys(plugin.sleepLevels ?? {});
+    if (levels.length > 0 && !levels.includes(String(model.sleep.level))) {
+      issues.push({ path: `models.${model.id}.sleep.level`, message: `backend ${model.backend} has no level ${model.sleep.level} (it has ${levels.join(', ')})` });
+    }
+    for (const step of model.idle) {
+      if (step.action === 'sleep' && step.level !== undefined && levels.length > 0 && !levels.includes(String(step.level))) {
+        issues.push({ path: `models.${model.id}.idle`, message: `backend ${model.backend} has no sleep level ${step.level}` });
+      }
+    }
+  }
+  return issues;
+}
+
+function load(source: ConfigSource, options: LoadOptions): Promise<LoadedConfig> {
+  if (source.configText !== undefined) return Promise.resolve(loadConfigText(source.configText, { ...options, ...(source.configPath ? { configPath: source.configPath } : {}) }));
+  if (source.configPath !== undefined) return loadConfigFile(source.configPath, options);
+  throw new Error('createGateway needs config, configPath or configText');
+}
+
+export async function loadGatewayConfig(source: ConfigSource): Promise<LoadedGatewayConfig> {
+  const env = source.env ? { env: source.env } : {};
+  // First pass only to learn pluginDir; backend names are checked in the second pass.
+  const first = await load(source, env);
+  const plugins = await loadPlugins(first.config.pluginDir);
+  const schemas: Record<string, Schema> = {};
+  for (const name of plugins.names()) {
+    const schema = plugins.get(name)?.optionsSchema;
+    if (schema) schemas[name] = schema;
+  }
+  const loaded = await load(source, { ...env, knownBackends: plugins.names(), pluginOptionSchemas: schemas });
+  const issues = pluginIssues(loaded.config, plugins);
+  if (issues.length > 0) throw new ConfigError(issues, loaded.config.configPath);
+  return { ...loaded, plugins };
+}

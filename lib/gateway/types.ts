@@ -1,0 +1,58 @@
+/** What the request path needs from the model manager, as small interfaces (so middleware tests can fake them). */
+import type { Response } from 'express';
+import type { ModelConfig } from '../config/types.js';
+import type { Lease, ReadyOutcome } from '../process/model-process.js';
+import type { ModelState } from '../process/states.js';
+
+export interface LoadProgress {
+  readonly state: ModelState;
+  /** 1-based position in the queue while waiting for another model to make room; null when not queued. */
+  readonly position: number | null;
+}
+
+export interface AcquireOptions {
+  /** Aborted when the client goes away: the request leaves the queue. */
+  readonly signal: AbortSignal;
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface ModelAccess {
+  readonly lease: Lease;
+  readonly outcome: ReadyOutcome;
+  /** Time from asking to being granted (queue + start/wake). */
+  readonly waitedMs: number;
+}
+
+export interface ModelDirectory {
+  /** Find a model by id or alias. */
+  resolve(name: string): ModelConfig | undefined;
+}
+
+export interface ModelGate extends ModelDirectory {
+  state(id: string): ModelState;
+  acquire(id: string, options: AcquireOptions): Promise<ModelAccess>;
+}
+
+/** Per-request data the chain passes along in `res.locals.siesta`. */
+export interface RequestContext {
+  model: ModelConfig;
+  /** The name the client asked for (id or alias). */
+  requestedName: string;
+  /** The body to forward (after useModelName and filters), or undefined to stream the original. */
+  body: Buffer | undefined;
+  /** The client asked for a streamed response. */
+  stream: boolean;
+  /** Set once the loading stream has sent SSE headers; the proxy then continues in the same response. */
+  loadingStreamOpen: boolean;
+  access?: ModelAccess;
+}
+
+export function requestContext(res: Response): RequestContext {
+  const context = (res.locals as { siesta?: RequestContext }).siesta;
+  if (!context) throw new Error('bug: no request context (resolve-model middleware missing from the chain)');
+  return context;
+}
+
+export function setRequestContext(res: Response, context: RequestContext): void {
+  (res.locals as { siesta?: RequestContext }).siesta = context;
+}

@@ -1,0 +1,9 @@
+/** siesta's public API for embedding: `app.use('/llm', (await createGateway({ configPath })).router)`. */
+export { createGateway, MODEL_ROUTES, type Gateway, type GatewayOptions } from './gateway/create-gateway.js';
+export { ModelManager } from './gateway/model-manager.js';
+export { loadConfigFile, loadConfigText, ConfigError } from './config/index.js';
+export type * from './config/types.js';
+export { GatewayError, ERROR_TABLE, type ErrorCode } from './errors.js';
+export { createLogger, type Logger } from './logger.js';
+export { PLUGIN_API_VERSION, type BackendPlugin, type PluginContext, type RecipeStep, type SleepRecipe } from './plugins/types.js';
+export type { ModelState, StateChange } from './process/states.js';

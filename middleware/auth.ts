@@ -1,0 +1,40 @@
+/** API keys: `Authorization: Bearer KEY`, `x-api-key: KEY`, or HTTP Basic with KEY as the password. */
+import type { Request, RequestHandler } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../lib/errors.js';
+
+export interface AuthOptions {
+  readonly keys: readonly string[];
+}
+
+/** The key a request presents, if any. */
+export function presentedKey(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (header) {
+    const [scheme, value] = header.split(/\s+/, 2);
+    if (scheme?.toLowerCase() === 'bearer' && value) return value;
+    if (scheme?.toLowerCase() === 'basic' && value) {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return colon >= 0 ? decoded.slice(colon + 1) : decoded;
+    }
+  }
+  const apiKey = req.headers['x-api-key'];
+  return typeof apiKey === 'string' && apiKey ? apiKey : undefined;
+}
+
+function matches(presented: string, key: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(key);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createAuthMiddleware(options: Readonly<AuthOptions>): RequestHandler {
+  const keys = [...options.keys];
+  return function authMiddleware(req, _res, next) {
+    if (keys.length === 0) return next();
+    const key = presentedKey(req);
+    if (key !== undefined && keys.some((candidate) => matches(key, candidate))) return next();
+    next(new GatewayError('unauthorized'));
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Ask the model manager for the model and wait until it is granted (started or woken, and admitted
+ * by the scheduler). For streaming chat requests to a model that is not ready, the response opens
+ * at once as SSE and shows progress in `choices[0].delta.reasoning_content` (llama-swap's
+ * `sendLoadingState`); the proxy then continues with the upstream's own stream in the same response.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import { requestContext, type LoadProgress, type ModelGate } from '../lib/gateway/types.js';
+
+export interface MakeReadyOptions {
+  readonly models: ModelGate;
+  /** Global `sendLoadingState`; a model's own setting is already resolved into its config. */
+  readonly tickMs?: number;
+}
+
+const LOADING_STREAM_PATHS = /\/(chat\/completions|completions|messages|responses)$/;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+}
+
+/** The text of one progress line: pure, so the wording is tested as a table. */
+export function progressText(model: string, progress: LoadProgress, elapsedMs: number): string {
+  const where = progress.position !== null ? `waiting in queue (position ${progress.position})` : progress.state === 'waking' || progress.state === 'asleep' ? 'waking from sleep' : progress.state === 'sleeping' ? 'waiting for it to finish going to sleep' : progress.state === 'stopping' ? 'waiting for it to stop' : 'starting';
+  return `siesta: ${model}: ${where}, ${seconds(elapsedMs)} elapsed\n`;
+}
+
+export function doneText(model: string, action: 'none' | 'started' | 'woke', ms: number, waitedMs: number): string {
+  if (action === 'woke') return `siesta: ${model} woke from sleep in ${seconds(ms)}\n`;
+  if (action === 'started') return `siesta: ${model} started in ${seconds(ms)}\n`;
+  return `siesta: ${model} ready after ${seconds(waitedMs)}\n`;
+}
+
+function sseChunk(model: string, text: string): string {
+  const chunk = {
+    id: 'siesta-loading',
+    object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, delta: { reasoning_content: text }, finish_reason: null }],
+  };
+  return `data: ${JSON.stringify(chunk)}\n\n`;
+}
+
+function wantsLoadingStream(req: Request, res: Response, models: ModelGate): boolean {
+  const context = requestContext(res);
+  return context.stream && context.model.sendLoadingState && LOADING_STREAM_PATHS.test(req.path) && models.state(context.model.id) !== 'ready';
+}
+
+export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): RequestHandler {
+  const { models } = options;
+  const tickMs = options.tickMs ?? 1000;
+  return async function makeReadyMiddleware(req, res, next) {
+    const context = requestContext(res);
+    const controller = new AbortController();
+    const onClose = (): void => controller.abort();
+    res.once('close', onClose);
+    const started = performance.now();
+    let progress: LoadProgress = { state: models.state(context.model.id), position: null };
+    let ticker: NodeJS.Timeout | undefined;
+    const stream = wantsLoadingStream(req, res, models);
+    const send = (text: string): void => {
+      if (!res.writableEnded && !res.destroyed) res.write(sseChunk(context.requestedName, text));
+    };
+    if (stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.flushHeaders();
+      context.loadingStreamOpen = true;
+      send(progressText(context.requestedName, progress, 0));
+      ticker = setInterval(() => send(progressText(context.requestedName, progress, performance.now() - started)), tickMs);
+    }
+    try {
+      const access = await models.acquire(context.model.id, {
+        signal: controller.signal,
+        onProgress: (update) => {
+          const changed = update.position !== progress.position || update.state !== progress.state;
+          progress = update;
+          if (stream && changed) send(progressText(context.requestedName, progress, performance.now() - started));
+        },
+      });
+      context.access = access;
+      res.once('close', () => access.lease.release());
+      if (controller.signal.aborted) {
+        access.lease.release();
+        return;
+      }
+      if (stream) send(doneText(context.requestedName, access.outcome.action, access.outcome.ms, access.waitedMs));
+    } finally {
+      if (ticker) clearInterval(ticker);
+      res.off('close', onClose);
+    }
+    next();
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * `ANY /upstream/:model/*`: raw passthrough to a model's server (loads it first). Model ids may
+ * contain slashes (`Qwen/Qwen3-8B`), so the longest path prefix that names a model wins. The
+ * backend's lifecycle endpoints are refused: calling them directly would desynchronise siesta's
+ * view of the model (a vLLM put to sleep behind siesta's back would hang every request).
+ */
+import type { RequestHandler } from 'express';
+import type { ModelConfig } from '../lib/config/types.js';
+import { GatewayError } from '../lib/errors.js';
+import { setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
+
+/** Paths that change a backend's sleep or load state, for every built-in backend and llama-server's router. */
+export const LIFECYCLE_PATHS: readonly string[] = [
+  '/sleep',
+  '/wake_up',
+  '/collective_rpc',
+  '/release_memory_occupation',
+  '/resume_memory_occupation',
+  '/models/load',
+  '/models/unload',
+];
+
+/** Whether `path` (no query) is a lifecycle endpoint of `model`: the fixed list plus its own sleep/wake steps. */
+export function isLifecyclePath(path: string, model: ModelConfig): boolean {
+  const normalised = '/' + path.split('?')[0]!.replace(/^\/+/, '').replace(/\/+$/, '');
+  const own = [...(model.sleepEndpoints ?? []), ...(model.wakeEndpoints ?? [])].map((step) => step.endpoint.split('?')[0]!);
+  return [...LIFECYCLE_PATHS, ...own].some((candidate) => normalised === candidate || normalised.startsWith(candidate + '/'));
+}
+
+export interface UpstreamOptions {
+  readonly models: ModelDirectory;
+}
+
+export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): RequestHandler {
+  const { models } = options;
+  return function upstreamMiddleware(req, res, next) {
+    // req.url is relative to the mount point: /upstream/<model...>/<rest>?query
+    const queryStart = req.url.indexOf('?');
+    const pathPart = queryStart >= 0 ? req.url.slice(0, queryStart) : req.url;
+    const query = queryStart >= 0 ? req.url.slice(queryStart) : '';
+    const segments = pathPart.replace(/^\/upstream\/?/, '').split('/');
+    for (let count = segments.length; count > 0; count--) {
+      const name = decodeURIComponent(segments.slice(0, count).join('/'));
+      const model = models.resolve(name);
+      if (!model) continue;
+      const rest = '/' + segments.slice(count).join('/');
+      if (isLifecyclePath(rest, model)) {
+        return next(new GatewayError('forbidden_path', `${rest} changes the model's sleep or load state and is managed by siesta; use POST /api/models/${model.id}/sleep|wake|unload instead`));
+      }
+      req.url = rest + query;
+      setRequestContext(res, {
+        model,
+        requestedName: name,
+        body: Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined,
+        stream: false,
+        loadingStreamOpen: false,
+      });
+      return next();
+    }
+    next(new GatewayError('model_not_found', `No configured model matches ${pathPart}`));
+  };
+}
