@@ -154,7 +154,10 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
     backend,
     server,
     async start() {
-      if (!backend.listenBeforeReady) return load();
+      if (!backend.listenBeforeReady) {
+        log(`loading model ${options.model} (backend ${options.backend}); port ${options.port} opens once loaded`);
+        return load();
+      }
       await listen();
       log(`listening on ${options.host}:${options.port} (backend ${options.backend}), loading model ${options.model}`);
       // Loading continues in the background; failures end the process through deps.exit.
