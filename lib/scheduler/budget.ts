@@ -1,8 +1,8 @@
 /**
  * Eviction by need (used when global `resources` budgets are set; group rules are then ignored).
  *
- * Usage of a model: awake figures while ready, loading or releasing (memory is not free until the
- * release is confirmed), asleep figures while asleep, nothing while stopped. A model T fits when
+ * Usage of a model: awake figures while ready or loading, asleep figures while asleep, and while
+ * releasing what it held before (memory is not free until the release is confirmed), asleep figures while asleep, nothing while stopped. A model T fits when
  * the usage of every other model plus T's awake figures stays within every budget dimension given.
  *
  * When T does not fit: idle ready models are evicted least recently used first, each put to sleep
@@ -36,6 +36,8 @@ export function currentUsage(model: ModelView): Usage {
       return ZERO;
     case 'asleep':
       return asleepUsage(model);
+    case 'releasing':
+      return model.releasingFrom === 'asleep' ? asleepUsage(model) : awakeUsage(model);
     default:
       return awakeUsage(model);
   }

@@ -32,9 +32,14 @@ export function conflictsByModel(groups: readonly GroupConfig[]): ReadonlyMap<st
   return result;
 }
 
+function holdsMemory(model: ModelView): boolean {
+  if (model.state === 'releasing') return model.releasingFrom !== 'asleep';
+  return model.state !== 'stopped' && model.state !== 'asleep';
+}
+
 /** What loading `target` takes under group rules. Evicted models sleep when they can, else stop. */
 export function planByGroups(target: ModelView, conflicts: ReadonlySet<string>, models: readonly ModelView[]): Plan {
-  const inTheWay = models.filter((m) => m.id !== target.id && conflicts.has(m.id) && m.state !== 'stopped' && m.state !== 'asleep');
+  const inTheWay = models.filter((m) => m.id !== target.id && conflicts.has(m.id) && holdsMemory(m));
   if (inTheWay.length === 0) return { kind: 'load' };
   // All or nothing: idle victims are evicted only once the whole swap can proceed, so a swap that
   // has to wait for a busy model does not throw away models that may be asked for meanwhile.

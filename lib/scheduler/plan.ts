@@ -16,6 +16,8 @@ export interface ModelView {
   readonly resources: ModelResources;
   readonly state: SchedulerModelState;
   readonly releasingTo: ReleasedTo | null;
+  /** What a `releasing` model held before the release began (it holds that until `released`). */
+  readonly releasingFrom: 'awake' | 'asleep' | null;
   readonly inFlight: number;
   /** Epoch ms of the last grant or completion; -Infinity when never used. */
   readonly lastUsedAt: number;
@@ -39,10 +41,6 @@ export type Plan =
   | { readonly kind: 'wait'; readonly needs: readonly string[] }
   /** It can never fit, even with every other model stopped. */
   | { readonly kind: 'impossible'; readonly message: string };
-
-export function isAwake(model: ModelView): boolean {
-  return model.state === 'ready' || model.state === 'loading' || model.state === 'releasing';
-}
 
 export function isIdleReady(model: ModelView): boolean {
   return model.state === 'ready' && model.inFlight === 0;

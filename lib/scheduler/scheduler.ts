@@ -77,6 +77,7 @@ const VIEW_OF_STATE: Readonly<Record<ModelState, { state: SchedulerModelState; r
 class ModelRecord implements ModelView {
   state: SchedulerModelState = 'stopped';
   releasingTo: ReleasedTo | null = null;
+  releasingFrom: 'awake' | 'asleep' | null = null;
   lastUsedAt = -Infinity;
   readonly granted = new Set<string>();
 
@@ -261,8 +262,14 @@ export class Scheduler {
   }
 
   #setState(model: ModelRecord, state: SchedulerModelState, releasingTo: ReleasedTo | null): void {
+    if (state === 'releasing') {
+      if (model.state !== 'releasing') model.releasingFrom = model.state === 'asleep' ? 'asleep' : 'awake';
+      model.releasingTo = releasingTo ?? 'stopped';
+    } else {
+      model.releasingFrom = null;
+      model.releasingTo = null;
+    }
     model.state = state;
-    model.releasingTo = state === 'releasing' ? (releasingTo ?? 'stopped') : null;
   }
 
   #onRequest(requestId: string, model: ModelRecord, atMs: number, effects: SchedulerEffect[]): void {
@@ -342,7 +349,8 @@ export class Scheduler {
       if (waiter.priority <= entry.priority && this.#nowMs - waiter.at < this.#maxBypassMs) continue;
       if (waiter.model.state !== 'stopped' && waiter.model.state !== 'asleep') continue;
       const plan = this.#plan(waiter.model);
-      if (plan.kind === 'wait' && plan.needs.includes(entry.model.id)) return true;
+      const needed = plan.kind === 'wait' ? plan.needs : plan.kind === 'evict' ? plan.victims.map((v) => v.model) : [];
+      if (needed.includes(entry.model.id)) return true;
     }
     return false;
   }
