@@ -20,7 +20,8 @@ import { createRequestLogMiddleware } from '../../middleware/request-log.js';
 import { createResolveModelMiddleware } from '../../middleware/resolve-model.js';
 import { createUpstreamMiddleware } from '../../middleware/upstream.js';
 import { loadGatewayConfig, pluginIssues } from './load-config.js';
-import { ModelManager } from './model-manager.js';
+import { changedModels, ModelManager } from './model-manager.js';
+import type { ModelProcess } from '../process/model-process.js';
 import { ConfigError } from '../config/errors.js';
 
 /** The model routes of SPEC section 5: the model is named in the body, a multipart field or `?model=`. */
@@ -64,9 +65,14 @@ export interface Gateway {
   start(): Promise<void>;
   /** Stop every child process; later requests get 503. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Load the configuration again (from the same file, or the given source) and restart only the
+   * models whose configuration changed. A bad configuration throws and the current one keeps serving.
+   */
+  reload(source?: { configPath?: string; configText?: string }): Promise<{ changed: string[] }>;
 }
 
-async function resolveConfig(options: GatewayOptions): Promise<{ loaded: LoadedConfig; plugins: PluginRegistry }> {
+async function resolveConfig(options: GatewayOptions & { config?: GatewayOptions['config'] | undefined }): Promise<{ loaded: LoadedConfig; plugins: PluginRegistry }> {
   if (options.config) {
     const loaded: LoadedConfig = 'config' in options.config && 'warnings' in options.config ? options.config : { config: options.config as GatewayConfig, warnings: [] };
     const plugins = await loadPlugins(loaded.config.pluginDir);
@@ -110,11 +116,15 @@ function listModels(manager: ModelManager, config: GatewayConfig) {
   };
 }
 
-export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const { loaded, plugins } = await resolveConfig(options);
+interface Built {
+  readonly config: GatewayConfig;
+  readonly warnings: LoadedConfig['warnings'];
+  readonly manager: ModelManager;
+  readonly router: Router;
+}
+
+function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, options: GatewayOptions, adopt?: ReadonlyMap<string, ModelProcess>): Built {
   const { config } = loaded;
-  const log = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  for (const warning of loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
   const manager = new ModelManager({
     config,
     plugins,
@@ -122,6 +132,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.spawner ? { spawner: options.spawner } : {}),
     ...(options.http ? { http: options.http } : {}),
+    ...(adopt ? { adopt } : {}),
   });
 
   const router = express.Router();
@@ -163,19 +174,56 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
   });
   router.use(createErrorHandler({ log }));
+  return { config, warnings: loaded.warnings, manager, router };
+}
 
+export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const { loaded, plugins } = await resolveConfig(options);
+  const log = options.logger ?? createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat });
+  for (const warning of loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
+  let current = build(loaded, plugins, log, options);
   let started = false;
+  // The router stays the same object across reloads; it delegates to the current build.
+  const router = express.Router();
+  router.use(function gatewayRouter(req, res, next) {
+    current.router(req, res, next);
+  });
+
   return {
     router,
-    config,
-    warnings: loaded.warnings,
-    manager,
+    get config() {
+      return current.config;
+    },
+    get warnings() {
+      return current.warnings;
+    },
+    get manager() {
+      return current.manager;
+    },
     log,
     async start() {
       if (started) return;
       started = true;
-      await manager.start();
+      await current.manager.start();
     },
-    close: () => manager.close(),
+    async reload(source: { configPath?: string; configText?: string } = {}) {
+      const next = await resolveConfig({
+        ...options,
+        config: undefined,
+        ...(options.configPath !== undefined ? { configPath: options.configPath } : {}),
+        ...source,
+      });
+      for (const warning of next.loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
+      const changed = changedModels(current.config, next.loaded.config);
+      const previous = current;
+      const keep = new Set(Object.keys(next.loaded.config.models).filter((id) => !changed.has(id)));
+      const adopted = new Map(previous.manager.processes().filter((process) => keep.has(process.id)).map((process) => [process.id, process]));
+      // Switch first so that no request meets a closed manager, then stop what changed.
+      current = build(next.loaded, next.plugins, log, options, adopted);
+      await previous.manager.handOver(keep);
+      log.info('configuration reloaded', { restarted: [...changed].join(',') || 'none' });
+      return { changed: [...changed] };
+    },
+    close: () => current.manager.close(),
   };
 }

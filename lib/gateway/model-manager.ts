@@ -27,6 +27,20 @@ export interface ModelManagerOptions {
   readonly clock?: Clock;
   readonly spawner?: Spawner;
   readonly http?: HttpClient;
+  /**
+   * Running processes to take over from a previous manager (config reload): used for the models
+   * whose configuration did not change, keyed by model id.
+   */
+  readonly adopt?: ReadonlyMap<string, ModelProcess>;
+}
+
+/** Models whose resolved configuration differs between two configs (added, removed or changed). */
+export function changedModels(before: GatewayConfig, after: GatewayConfig): Set<string> {
+  const changed = new Set<string>();
+  for (const id of new Set([...Object.keys(before.models), ...Object.keys(after.models)])) {
+    if (JSON.stringify(before.models[id]) !== JSON.stringify(after.models[id])) changed.add(id);
+  }
+  return changed;
 }
 
 interface Waiter {
@@ -67,9 +81,14 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     for (const model of Object.values(this.config.models)) {
       const plugin = options.plugins.get(model.backend);
       if (!plugin) throw new Error(`bug: model ${model.id} names backend ${model.backend}, which is not loaded`);
-      const logs = new LogRing();
+      const adopted = options.adopt?.get(model.id);
+      if (adopted) {
+        adopted.removeAllListeners('state').removeAllListeners('self-sleep');
+        adopted.logs.removeAllListeners('line');
+      }
+      const logs = adopted?.logs ?? new LogRing();
       logs.on('line', (line) => this.emit('log', { model: model.id, line }));
-      const process = new ModelProcess({
+      const process = adopted ?? new ModelProcess({
         model,
         plugin,
         timeouts,
@@ -98,6 +117,23 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       groups: this.config.groups,
       ...(this.config.resources.vram !== undefined || this.config.resources.ram !== undefined ? { budgets: this.config.resources } : {}),
     });
+    for (const process of options.adopt?.values() ?? []) {
+      if (this.#processes.get(process.id) === process && process.state !== 'stopped') {
+        this.#apply({ type: 'external', model: process.id, state: process.state });
+      }
+    }
+  }
+
+  /**
+   * After a new manager adopted the processes of `keep` (config reload): stop the rest and take
+   * no more requests. Requests already in progress here finish normally.
+   */
+  async handOver(keep: ReadonlySet<string>): Promise<void> {
+    this.#closed = true;
+    this.#apply({ type: 'shutdown' });
+    const stopping = this.processes().filter((process) => !keep.has(process.id)).map((process) => process.shutdown());
+    this.#processes.clear();
+    await Promise.all(stopping);
   }
 
   /** Stop children left by a gateway that died, then preload the configured models. */
@@ -178,6 +214,19 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
 
   async unloadAll(): Promise<void> {
     await Promise.all(this.processes().map((process) => process.stop('unload all')));
+  }
+
+  /** Last resort when the gateway must exit at once: SIGKILL every child group, synchronously. */
+  killAllNow(): void {
+    for (const process of this.#processes.values()) {
+      if (process.pid !== null) {
+        try {
+          globalThis.process.kill(-process.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
   }
 
   /** Reject everything waiting, stop every child. Idempotent. */
