@@ -1,0 +1,82 @@
+/** The shape of the document after joi validation and conversion (durations in ms, sizes in bytes). */
+
+export interface RawHttpStep {
+  readonly endpoint: string;
+  readonly method?: string;
+  readonly body?: string | Record<string, unknown> | unknown[];
+  readonly timeout?: number;
+}
+
+export interface RawIdleStep {
+  readonly after: number;
+  readonly do: 'sleep' | 'stop';
+  readonly level?: number;
+}
+
+export interface RawAmounts {
+  readonly vram?: number;
+  readonly ram?: number;
+}
+
+export interface RawModel {
+  readonly cmd?: string;
+  readonly cmdStop?: string;
+  readonly proxy?: string;
+  readonly aliases?: readonly (string | { readonly id: string })[];
+  readonly env?: readonly string[] | Readonly<Record<string, string | number | boolean>>;
+  readonly checkEndpoint?: string;
+  readonly ttl?: number;
+  readonly unloadTimeout?: number;
+  readonly unlisted?: boolean;
+  readonly useModelName?: string;
+  readonly name?: string;
+  readonly description?: string;
+  readonly concurrencyLimit?: number;
+  readonly filters?: {
+    readonly stripParams?: string | readonly string[];
+    readonly strip_params?: string | readonly string[];
+    readonly setParams?: Readonly<Record<string, unknown>>;
+  };
+  readonly macros?: Readonly<Record<string, unknown>>;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  readonly sendLoadingState?: boolean;
+  readonly sleepMode?: 'enable' | 'disable' | '';
+  readonly sleepEndpoints?: readonly RawHttpStep[];
+  readonly wakeEndpoints?: readonly RawHttpStep[];
+  readonly backend?: string;
+  readonly sleep?: { readonly level?: number };
+  readonly idle?: readonly RawIdleStep[];
+  readonly resources?: RawAmounts & { readonly asleep?: RawAmounts };
+  readonly priority?: number;
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+export interface RawGroup {
+  readonly swap?: boolean;
+  readonly exclusive?: boolean;
+  readonly persistent?: boolean;
+  readonly members?: readonly string[];
+}
+
+export interface RawConfig {
+  readonly healthCheckTimeout?: number;
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly startPort?: number;
+  readonly macros?: Readonly<Record<string, unknown>>;
+  readonly groups?: Readonly<Record<string, RawGroup>>;
+  readonly hooks?: { readonly on_startup?: { readonly preload?: readonly string[] } };
+  readonly sendLoadingState?: boolean;
+  readonly includeAliasesInList?: boolean;
+  readonly globalTTL?: number;
+  readonly unloadTimeout?: number;
+  readonly apiKeys?: readonly string[];
+  readonly models?: Readonly<Record<string, RawModel>>;
+  readonly sleepRequestTimeout?: number;
+  readonly wakeRequestTimeout?: number;
+  readonly resources?: RawAmounts;
+  readonly pluginDir?: string;
+  readonly stateDir?: string;
+  readonly logFormat?: 'text' | 'json';
+  readonly adminKeys?: readonly string[];
+  readonly maxBodySize?: number;
+}

@@ -1,0 +1,150 @@
+/**
+ * The joi schemas of the file as users write it (after unknown keys were removed by `keys.ts`).
+ * Durations and sizes are converted here (to ms / bytes); defaults and cross-field rules are
+ * applied later by `resolve.ts`, which needs to know what was set and what was not.
+ */
+import joi from 'joi';
+import type { CustomHelpers } from 'joi';
+import { DURATION_HINT, SIZE_HINT, parseDuration, parseSize } from './units.js';
+
+export const TTL_HINT = 'must be -1 (use globalTTL), 0 (never) or a duration such as 300, "5m", "2h"';
+
+function convert(parse: (value: unknown) => number, hint: string) {
+  return (value: unknown, helpers: CustomHelpers) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      return helpers.message({ custom: error instanceof RangeError ? error.message : hint });
+    }
+  };
+}
+
+/** A duration converted to ms. */
+export const duration = () => joi.any().custom(convert(parseDuration, DURATION_HINT), 'duration');
+/** A duration that must be more than zero. */
+export const positiveDuration = () =>
+  joi.any().custom(
+    convert((value) => {
+      const ms = parseDuration(value);
+      if (ms <= 0) throw new RangeError('must be more than zero');
+      return ms;
+    }, DURATION_HINT),
+    'positive duration',
+  );
+/** A size converted to bytes. */
+export const size = () => joi.any().custom(convert(parseSize, SIZE_HINT), 'size');
+/** llama-swap's ttl: -1 = use globalTTL, 0 = never, else a duration (ms). */
+export const ttl = () =>
+  joi.any().custom(
+    convert((value) => {
+      if (value === -1 || value === '-1') return -1;
+      try {
+        return parseDuration(value);
+      } catch {
+        throw new RangeError(TTL_HINT);
+      }
+    }, TTL_HINT),
+    'ttl',
+  );
+
+const level = () => joi.valid(1, 2).messages({ 'any.only': 'must be 1 or 2' });
+const stringMap = () => joi.object().unknown(true);
+const keyList = () => joi.array().items(joi.string());
+
+const amounts = joi.object({ vram: size(), ram: size() });
+
+const httpStep = joi.object({
+  endpoint: joi.string().required(),
+  method: joi
+    .string()
+    .uppercase()
+    .valid('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
+    .messages({ 'any.only': 'must be GET, POST, PUT, PATCH or DELETE' }),
+  body: joi.alternatives(joi.string().allow(''), joi.object().unknown(true), joi.array()),
+  timeout: positiveDuration(),
+});
+
+const stripParams = () => joi.alternatives(joi.string().allow(''), joi.array().items(joi.string()));
+
+export const modelSchema = joi.object({
+  cmd: joi.string().trim().required().messages({ 'string.empty': 'must not be empty' }),
+  cmdStop: joi.string().allow(''),
+  proxy: joi.string(),
+  aliases: joi.array().items(joi.alternatives(joi.string(), joi.object({ id: joi.string().required() }))),
+  env: joi.alternatives(
+    joi.array().items(joi.string()),
+    joi.object().pattern(/.*/, joi.alternatives(joi.string().allow(''), joi.number(), joi.boolean())),
+  ),
+  checkEndpoint: joi.string().allow(''),
+  ttl: ttl(),
+  unloadTimeout: duration(),
+  unlisted: joi.boolean(),
+  useModelName: joi.string().allow(''),
+  name: joi.string().allow(''),
+  description: joi.string().allow(''),
+  concurrencyLimit: joi.number().integer().min(0),
+  filters: joi.object({
+    stripParams: stripParams(),
+    strip_params: stripParams(),
+    setParams: stringMap(),
+  }),
+  macros: stringMap(),
+  metadata: stringMap(),
+  sendLoadingState: joi.boolean(),
+  sleepMode: joi.valid('enable', 'disable', '').messages({ 'any.only': 'must be enable or disable' }),
+  sleepEndpoints: joi.array().items(httpStep),
+  wakeEndpoints: joi.array().items(httpStep),
+  backend: joi.string(),
+  sleep: joi.object({ level: level() }),
+  idle: joi.array().items(
+    joi.object({
+      after: positiveDuration().required(),
+      do: joi.valid('sleep', 'stop').required().messages({ 'any.only': 'must be sleep or stop' }),
+      level: level(),
+    }),
+  ),
+  resources: joi.object({ vram: size(), ram: size(), asleep: amounts }),
+  priority: joi.number().integer(),
+  options: stringMap(),
+});
+
+export const groupSchema = joi.object({
+  swap: joi.boolean(),
+  exclusive: joi.boolean(),
+  persistent: joi.boolean(),
+  members: keyList(),
+});
+
+export const rootSchema = joi
+  .object({
+    healthCheckTimeout: duration(),
+    logLevel: joi.valid('debug', 'info', 'warn', 'error').messages({ 'any.only': 'must be debug, info, warn or error' }),
+    startPort: joi.number().integer().min(1).max(65535),
+    macros: stringMap(),
+    groups: joi.object().pattern(/.*/, groupSchema),
+    hooks: joi.object({ on_startup: joi.object({ preload: keyList() }) }),
+    sendLoadingState: joi.boolean(),
+    includeAliasesInList: joi.boolean(),
+    globalTTL: duration(),
+    unloadTimeout: duration(),
+    apiKeys: keyList(),
+    models: joi.object().pattern(/.*/, modelSchema).min(1).required().messages({
+      'any.required': 'is required: a mapping of model ids to their settings',
+      'object.min': 'must define at least one model',
+    }),
+    sleepRequestTimeout: positiveDuration(),
+    wakeRequestTimeout: positiveDuration(),
+    resources: amounts,
+    pluginDir: joi.string(),
+    stateDir: joi.string(),
+    logFormat: joi.valid('text', 'json').messages({ 'any.only': 'must be text or json' }),
+    adminKeys: keyList(),
+    maxBodySize: size(),
+  })
+  .messages({ 'object.base': 'must be a mapping' });
+
+export const VALIDATE_OPTIONS: joi.ValidationOptions = {
+  abortEarly: false,
+  convert: true,
+  errors: { label: false },
+};
