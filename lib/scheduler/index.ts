@@ -6,13 +6,20 @@ import type { SchedulerOptions } from './types.js';
 export { DEFAULT_MAX_BYPASS_MS, Scheduler } from './scheduler.js';
 export type * from './types.js';
 
+/** The parts of a loaded configuration the scheduler reads. */
+export interface SchedulerConfigSource<M extends Pick<ModelConfig, 'id' | 'priority' | 'resources'>> {
+  readonly models: Readonly<Record<string, M>>;
+  readonly groups: GatewayConfig['groups'];
+  readonly resources: GatewayConfig['resources'];
+}
+
 /**
  * Scheduler options from a loaded configuration. `canSleep` says whether an eviction can put the
  * model to sleep (the caller knows the plugins: sleep enabled and a sleep recipe available).
  */
-export function schedulerOptionsFromConfig(
-  config: Pick<GatewayConfig, 'models' | 'groups' | 'resources'>,
-  canSleep: (model: ModelConfig) => boolean,
+export function schedulerOptionsFromConfig<M extends Pick<ModelConfig, 'id' | 'priority' | 'resources'>>(
+  config: SchedulerConfigSource<M>,
+  canSleep: (model: M) => boolean,
   extra: Pick<SchedulerOptions, 'maxBypassMs'> = {},
 ): SchedulerOptions {
   return {
@@ -29,9 +36,9 @@ export function schedulerOptionsFromConfig(
 }
 
 /** A scheduler for a loaded configuration; throws, naming every problem, when groups and models disagree. */
-export function createScheduler(
-  config: Pick<GatewayConfig, 'models' | 'groups' | 'resources'>,
-  canSleep: (model: ModelConfig) => boolean,
+export function createScheduler<M extends Pick<ModelConfig, 'id' | 'priority' | 'resources'>>(
+  config: SchedulerConfigSource<M>,
+  canSleep: (model: M) => boolean,
   extra: Pick<SchedulerOptions, 'maxBypassMs'> = {},
 ): Scheduler {
   return new Scheduler(schedulerOptionsFromConfig(config, canSleep, extra));

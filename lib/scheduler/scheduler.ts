@@ -14,8 +14,9 @@
  * 3. **Heads.** Walking the queue in order, the first waiting request of each model that is stopped
  *    or asleep asks the eviction policy (groups, or budgets when set) what loading it takes:
  *    - nothing in the way → `load`;
- *    - only idle ready models in the way → `evict` them all (sleep when the model can sleep,
- *      budgets may turn that into a stop), then `load` once every `released` arrived;
+ *    - only idle ready models in the way → `evict` them all (sleep when the model can sleep;
+ *      budget mode may turn that into a stop, and may stop models already asleep), then `load`
+ *      once every `released` arrived;
  *    - a model in the way is busy (requests in flight) or loading → wait, evicting nothing yet
  *      (all or nothing). A model with requests in flight is never evicted.
  *    - it can never fit (budget mode: the model alone exceeds a budget) → reject its requests.
@@ -26,9 +27,10 @@
  *    memory that the earlier head is waiting for.
  * 5. **Swap barrier (anti-starvation).** Once a swap is decided (evictions issued) the evicted model
  *    is `releasing` and is not ready, so its new requests queue behind the swap. Before that, while
- *    a head waits for busy model R to finish, new requests for R are still served ahead of it
- *    (rule 1) unless the head ranks strictly higher in priority, or it has waited `maxBypassMs`
- *    (default 30 s) or more: then R's new requests queue, R drains, and the swap proceeds.
+ *    a waiter needs ready model R evicted (R is busy, so the swap cannot start yet), a new request
+ *    for R is still served at once (rule 1) unless that waiter ranks strictly higher in priority
+ *    or has waited `maxBypassMs` (default 30 s) or more: then R's new requests queue, R drains, and
+ *    the swap proceeds. Queued requests for R are served again if that waiter leaves (cancel).
  * 6. **Cancel.** A queued request leaves the queue; a load that only it wanted is never issued
  *    (plans are recomputed from the queue on every event). A load or eviction already issued just
  *    completes. Cancelling a granted request counts as `serve-done`.
