@@ -247,7 +247,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   #perform(effect: SchedulerEffect): void {
     switch (effect.type) {
       case 'load':
-        this.#runOwn(effect.model, this.process(effect.model).ensureReady(), (outcome) => {
+        this.#runOwn(effect.model, () => this.process(effect.model).ensureReady(), (outcome) => {
           for (const waiter of this.#waiters.values()) if (waiter.model === effect.model && !waiter.granted) waiter.outcome ??= outcome;
           return { type: 'loaded', model: effect.model };
         }, (error) => {
@@ -263,7 +263,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         return;
       case 'evict': {
         const process = this.process(effect.model);
-        const operation = effect.action === 'sleep' ? process.sleep('evicted') : process.stop('evicted').then(() => 'stopped' as const);
+        const operation = (): Promise<'asleep' | 'stopped'> => (effect.action === 'sleep' ? process.sleep('evicted') : process.stop('evicted').then(() => 'stopped' as const));
         this.#runOwn(effect.model, operation, (to) => ({ type: 'released', model: effect.model, to }), () => ({ type: 'released', model: effect.model, to: 'stopped' }));
         return;
       }
@@ -287,13 +287,14 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     }
   }
 
-  #runOwn<T>(model: string, operation: Promise<T>, onDone: (value: T) => SchedulerEvent, onError: (error: unknown) => SchedulerEvent): void {
+  /** Run a scheduler-initiated operation; state changes it causes are not reported as `external`. */
+  #runOwn<T>(model: string, operation: () => Promise<T>, onDone: (value: T) => SchedulerEvent, onError: (error: unknown) => SchedulerEvent): void {
     this.#ownOps.set(model, (this.#ownOps.get(model) ?? 0) + 1);
     const finish = (event: SchedulerEvent): void => {
       this.#ownOps.set(model, (this.#ownOps.get(model) ?? 1) - 1);
       this.#apply(event);
     };
-    operation.then((value) => finish(onDone(value)), (error: unknown) => finish(onError(error)));
+    operation().then((value) => finish(onDone(value)), (error: unknown) => finish(onError(error)));
   }
 
   #grant(requestId: string): void {
