@@ -46,6 +46,8 @@ function shutdown(signal: NodeJS.Signals): void {
   );
 }
 process.on('SIGTERM', shutdown);
+// Test hook: SIGUSR2 ends the start delay now (a long --start-delay then makes "loading" deterministic).
+process.on('SIGUSR2', () => upstream.finishLoading());
 process.on('SIGINT', shutdown);
 
 upstream.start().catch((error: unknown) => {

@@ -84,7 +84,7 @@ export const USAGE = `usage: fake-upstream --port N [options]
   --backend generic|vllm|llama-server|sglang   behaviour to emulate (default generic)
   --host H                  listen address (default 127.0.0.1)
   --model NAME              served model id (default fake-model; also --served-model-name, -m, --alias)
-  --start-delay D           time until the model is loaded (ms number or 200ms / 2s)
+  --start-delay D           time until the model is loaded (ms number or 200ms / 2s; SIGUSR2 ends it early)
   --sleep-delay D           duration of a sleep / release call
   --wake-delay D            duration of each wake step
   --tokens N                tokens per completion (default 8)

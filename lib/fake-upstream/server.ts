@@ -23,6 +23,8 @@ export interface FakeUpstream {
   readonly server: Server;
   /** Resolves once the port is bound (for vLLM: once the model is loaded). */
   start(): Promise<void>;
+  /** End the start delay now (tests: a long `--start-delay` plus this makes "still loading" deterministic). */
+  finishLoading(): void;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
   const backend = createBackend(context);
   const { state, log } = context;
   let loadTimer: NodeJS.Timeout | undefined;
+  let loadNow: (() => void) | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = Date.now();
@@ -137,15 +140,19 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
   /** After the start delay: fail as asked, or become loaded (vLLM binds its port only now). */
   function load(): Promise<void> {
     return new Promise((resolve, reject) => {
-      loadTimer = setTimeout(() => {
+      const finish = (): void => {
+        if (loadTimer) clearTimeout(loadTimer);
         loadTimer = undefined;
+        loadNow = undefined;
         if (options.failStart) {
           deps.exit(1, `error: failed to load model '${options.model}': out of memory (--fail-start)`);
           return;
         }
         const bound = backend.listenBeforeReady ? Promise.resolve() : listen();
         bound.then(markLoaded).then(resolve, reject);
-      }, options.startDelayMs);
+      };
+      loadNow = finish;
+      loadTimer = setTimeout(finish, options.startDelayMs);
     });
   }
 
@@ -162,6 +169,9 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
       log(`listening on ${options.host}:${options.port} (backend ${options.backend}), loading model ${options.model}`);
       // Loading continues in the background; failures end the process through deps.exit.
       load().catch((error: unknown) => deps.exit(1, `error: ${String(error)}`));
+    },
+    finishLoading() {
+      loadNow?.();
     },
     async close() {
       if (loadTimer) clearTimeout(loadTimer);

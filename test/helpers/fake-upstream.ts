@@ -75,6 +75,8 @@ export interface FakeHandle {
   stderr(): string;
   /** Resolve once stdout matches `pattern`; reject if the process exits first or the deadline passes. */
   waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** End the start delay now (SIGUSR2): start with a long `--start-delay`, assert "loading", then call this. */
+  finishLoading(): void;
   /** Resolve once the "ready" line was printed. */
   ready(timeoutMs?: number): Promise<void>;
   calls(): Promise<RecordedCall[]>;
@@ -180,6 +182,9 @@ export async function startFake(options: StartFakeOptions = {}): Promise<FakeHan
     stdout: () => stdout,
     stderr: () => stderr,
     waitForStdout,
+    finishLoading: () => {
+      child.kill('SIGUSR2');
+    },
     ready: async (timeoutMs) => {
       await waitForStdout(READY_LINE, timeoutMs);
     },

@@ -6,6 +6,7 @@ export interface JsonReply {
   status: number;
   headers: Headers;
   text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed JSON body whose shape the test asserts
   json: any;
 }
 
@@ -30,14 +31,26 @@ export function chat(url: string, extra: Record<string, unknown> = {}): Promise<
   return request(`${url}/v1/chat/completions`, 'POST', { model: 'client-model', messages: [{ role: 'user', content: 'hello there' }], ...extra });
 }
 
-/** The `data:` payloads of an SSE body (`[DONE]` kept as the string). */
-export function sseEvents(text: string): unknown[] {
-  return text
+/** A streamed chunk, loosely typed: the tests assert the exact shape. */
+export interface Chunk {
+  object: string;
+  model: string;
+  system_fingerprint?: string;
+  choices: { index: number; delta?: { role?: string; content?: string }; text?: string; finish_reason: string | null }[];
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  timings?: Record<string, number>;
+}
+
+/** The JSON chunks of an SSE body, and whether `data: [DONE]` ended it (nothing after it). */
+export function sseChunks(text: string): { chunks: Chunk[]; done: boolean } {
+  const payloads = text
     .split('\n\n')
     .map((block) => block.trim())
     .filter((block) => block.startsWith('data: '))
-    .map((block) => block.slice('data: '.length))
-    .map((data) => (data === '[DONE]' ? data : (JSON.parse(data) as unknown)));
+    .map((block) => block.slice('data: '.length));
+  const done = payloads.at(-1) === '[DONE]';
+  const chunks = (done ? payloads.slice(0, -1) : payloads).map((data) => JSON.parse(data) as Chunk);
+  return { chunks, done };
 }
 
 /** A promise whose settlement can be observed without awaiting it. */
