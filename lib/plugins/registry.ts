@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import Joi from 'joi';
 import { genericPlugin } from '../../plugins/generic.js';
 import { llamaServerPlugin } from '../../plugins/llama-server.js';
@@ -14,8 +14,6 @@ import { vllmPlugin } from '../../plugins/vllm.js';
 import { PLUGIN_API_VERSION, type BackendPlugin } from './types.js';
 
 export const BUILTIN_PLUGINS: readonly BackendPlugin[] = [genericPlugin, vllmPlugin, llamaServerPlugin, sglangPlugin];
-
-const BUILTIN_DIR = resolve(fileURLToPath(new URL('../../plugins/', import.meta.url)));
 
 const stepSchema = Joi.object({
   endpoint: Joi.string().pattern(/^\//).required(),
@@ -26,7 +24,7 @@ const stepSchema = Joi.object({
 
 const pluginSchema = Joi.object({
   name: Joi.string().pattern(/^[a-z0-9][a-z0-9._-]*$/).required(),
-  apiVersion: Joi.number().valid(PLUGIN_API_VERSION).required().messages({ 'any.only': `must be ${PLUGIN_API_VERSION}` }),
+  apiVersion: Joi.number().valid(PLUGIN_API_VERSION).required().messages({ 'any.only': `{{#label}} must be ${PLUGIN_API_VERSION} (this siesta's plugin API version)` }),
   description: Joi.string(),
   optionsSchema: Joi.object().schema(),
   defaults: Joi.object({ env: Joi.object().pattern(Joi.string(), Joi.string()), checkEndpoint: Joi.string() }),
@@ -77,7 +75,7 @@ export async function loadPlugins(pluginDir: string | null): Promise<PluginRegis
   const problems: { file: string; reason: string }[] = [];
   const dir = pluginDir === null ? null : resolve(pluginDir);
   let files: string[] = [];
-  if (dir !== null && dir !== BUILTIN_DIR) {
+  if (dir !== null) {
     try {
       files = (await readdir(dir)).filter((name) => MODULE_FILE.test(name) && !NOT_A_PLUGIN.test(name)).sort();
     } catch (error) {
@@ -94,6 +92,9 @@ export async function loadPlugins(pluginDir: string | null): Promise<PluginRegis
       continue;
     }
     const candidate = loaded.default ?? loaded.plugin;
+    // The plugin directory may be siesta's own plugins/ (a config file beside it): its built-in
+    // modules are the very objects already loaded; user plugins put there still load.
+    if (BUILTIN_PLUGINS.includes(candidate as BackendPlugin)) continue;
     if (candidate === undefined) {
       problems.push({ file: path, reason: 'exports no plugin (export default a plugin object, or export const plugin)' });
       continue;

@@ -290,9 +290,9 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#armTimers();
   }
 
-  async #doWake(): Promise<void> {
+  async #doWake(reason = 'request'): Promise<void> {
     const recipe = this.#asleepWith;
-    this.#transition('waking', 'request');
+    this.#transition('waking', reason);
     if (recipe) await this.#runSteps(recipe.wake, 'wake');
     await this.#confirmSleepState(false, this.#timeouts.wakeTimeoutMs);
     if (this.plugin.warmup) {
@@ -315,12 +315,17 @@ export class ModelProcess extends EventEmitter<Events> {
       if ((this.#asleepWith?.level ?? 0) >= level) return 'asleep';
       // A deeper level from a shallower sleep: vLLM cannot re-sleep a sleeping engine, so wake it
       // briefly and sleep again at the new level.
+      // This brief wake is not a use: keep the idle ladder measured from the last completed request.
+      const lastUsedAt = this.#lastUsedAt;
+      const idleStepsDone = this.#idleStepsDone;
       try {
-        await this.#doWake();
+        await this.#doWake(`wake for deeper sleep (level ${level})`);
       } catch (error) {
         await this.#doStop(`wake for deeper sleep failed: ${(error as Error).message}`);
         return 'stopped';
       }
+      this.#lastUsedAt = lastUsedAt;
+      this.#idleStepsDone = idleStepsDone;
     }
     const recipe = resolveRecipe(this.model, this.plugin, this.#timeouts, level);
     if (!recipe) {

@@ -1,0 +1,104 @@
+/**
+ * In-memory stand-ins for the two effects a ModelProcess is given (spawner, HTTP client), so the
+ * state machine and the idle ladder can be driven with a FakeClock: no processes, no ports.
+ * Integration tests use the real fake upstream instead.
+ */
+import { PassThrough } from 'node:stream';
+import type { HttpClient, HttpRequest, HttpResult } from '../../../lib/process/http.js';
+import type { ChildHandle, Spawner } from '../../../lib/process/spawner.js';
+import type { StateChange } from '../../../lib/process/states.js';
+import type { ModelProcess } from '../../../lib/process/model-process.js';
+
+interface FakeChild extends ChildHandle {
+  readonly stdout: PassThrough;
+  readonly stderr: PassThrough;
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+  readonly alive: boolean;
+}
+
+export class FakeSpawner implements Spawner {
+  readonly spawned: { argv: readonly string[]; env: Readonly<Record<string, string>>; child: FakeChild }[] = [];
+  readonly signals: { pid: number; signal: NodeJS.Signals | 0 }[] = [];
+  readonly runs: (readonly string[])[] = [];
+  #nextPid = 4000;
+
+  get last(): FakeChild {
+    const last = this.spawned.at(-1);
+    if (!last) throw new Error('nothing spawned');
+    return last.child;
+  }
+
+  spawn(argv: readonly string[], env: Readonly<Record<string, string>>): Promise<ChildHandle> {
+    let resolveExit!: (value: { code: number | null; signal: NodeJS.Signals | null }) => void;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => (resolveExit = resolve));
+    let alive = true;
+    const child: FakeChild = {
+      pid: this.#nextPid++,
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      exited,
+      exit(code, signal) {
+        if (!alive) return;
+        alive = false;
+        this.stdout.end();
+        this.stderr.end();
+        resolveExit({ code, signal });
+      },
+      get alive() {
+        return alive;
+      },
+    };
+    this.spawned.push({ argv, env, child });
+    return Promise.resolve(child);
+  }
+
+  signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+    this.signals.push({ pid, signal });
+    const entry = this.spawned.find((candidate) => candidate.child.pid === pid);
+    if (!entry?.child.alive) return false;
+    if (signal === 'SIGTERM' || signal === 'SIGKILL') entry.child.exit(null, signal);
+    return true;
+  }
+
+  run(argv: readonly string[]): Promise<number | null> {
+    this.runs.push(argv);
+    return Promise.resolve(0);
+  }
+}
+
+/**
+ * Answers like a well-behaved backend: `/health` 200, any `/sleep…` or `/release…` puts it to sleep,
+ * any `/wake_up…` or `/resume…` wakes it, `/is_sleeping` tells. `override` changes single answers.
+ */
+export class FakeHttp implements HttpClient {
+  readonly calls: { method: string; path: string; body?: string }[] = [];
+  asleep = false;
+  override: (method: string, path: string) => number | Error | undefined = () => undefined;
+
+  request(request: HttpRequest): Promise<HttpResult> {
+    const method = request.method ?? 'GET';
+    const path = new URL(request.url).pathname + new URL(request.url).search;
+    const body = request.body ?? (request.json === undefined ? undefined : JSON.stringify(request.json));
+    this.calls.push({ method, path, ...(body === undefined ? {} : { body }) });
+    const overridden = this.override(method, path);
+    if (overridden instanceof Error) return Promise.reject(overridden);
+    if (overridden !== undefined) return Promise.resolve({ status: overridden, body: '' });
+    if (path === '/is_sleeping') return Promise.resolve({ status: 200, body: JSON.stringify({ is_sleeping: this.asleep }) });
+    if (path === '/v1/models') return Promise.resolve({ status: 200, body: JSON.stringify({ data: [{ id: 'served' }] }) });
+    if (path.startsWith('/sleep') || path.startsWith('/release')) this.asleep = true;
+    if (path.startsWith('/wake_up') || path.startsWith('/resume')) this.asleep = false;
+    return Promise.resolve({ status: 200, body: '' });
+  }
+
+  /** The calls other than readiness probes, as `METHOD path`. */
+  lifecycle(): string[] {
+    return this.calls.filter((call) => call.path !== '/health').map((call) => `${call.method} ${call.path}`);
+  }
+}
+
+/** Record every state change of a model, as `from→to`. */
+export function recordStates(model: ModelProcess): { readonly changes: StateChange[]; readonly path: () => string[] } {
+  const changes: StateChange[] = [];
+  model.on('state', (change) => changes.push(change));
+  return { changes, path: () => changes.map((change) => `${change.from}→${change.to}`) };
+}

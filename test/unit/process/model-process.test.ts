@@ -1,0 +1,355 @@
+import { expect } from 'chai';
+import { FakeClock } from '../../../lib/clock.js';
+import type { IdleStep, ModelConfig } from '../../../lib/config/types.js';
+import { GatewayError } from '../../../lib/errors.js';
+import type { BackendPlugin } from '../../../lib/plugins/types.js';
+import { ModelProcess, type Lease } from '../../../lib/process/model-process.js';
+import { canTransition, type ModelState } from '../../../lib/process/states.js';
+import { genericPlugin } from '../../../plugins/generic.js';
+import { llamaServerPlugin } from '../../../plugins/llama-server.js';
+import { vllmPlugin } from '../../../plugins/vllm.js';
+import { makeModel } from '../../helpers/model-config.js';
+import { pollUntil } from '../../helpers/wait.js';
+import { FakeHttp, FakeSpawner, recordStates } from './doubles.js';
+
+const MINUTE = 60_000;
+const timeouts = { sleepTimeoutMs: 1000, wakeTimeoutMs: 1000 };
+
+describe('ModelProcess (in-memory effects, fake clock)', function () {
+  let clock: FakeClock;
+  let spawner: FakeSpawner;
+  let http: FakeHttp;
+  let models: ModelProcess[];
+  let recorders: ReturnType<typeof recordStates>[];
+
+  beforeEach(function () {
+    clock = new FakeClock();
+    spawner = new FakeSpawner();
+    http = new FakeHttp();
+    models = [];
+    recorders = [];
+  });
+
+  afterEach(async function () {
+    for (const model of models) await model.shutdown();
+    // Every change any test saw is allowed by the table and continues from the previous state.
+    for (const recorder of recorders) {
+      let previous: ModelState = 'stopped';
+      for (const change of recorder.changes) {
+        expect(change.from, recorder.path().join(' ')).to.equal(previous);
+        expect(canTransition(change.from, change.to), `${change.from}→${change.to}`).to.equal(true);
+        previous = change.to;
+      }
+    }
+    expect(clock.pending, 'timers left armed after shutdown').to.equal(0);
+  });
+
+  function create(overrides: Partial<ModelConfig> = {}, plugin: BackendPlugin = vllmPlugin): { model: ModelProcess; states: ReturnType<typeof recordStates> } {
+    const model = new ModelProcess({
+      model: makeModel({ id: 'm', cmd: ['server', '--port', '5800'], port: 5800, ...overrides }),
+      plugin,
+      timeouts,
+      spawner,
+      http,
+      clock,
+    });
+    models.push(model);
+    const states = recordStates(model);
+    recorders.push(states);
+    return { model, states };
+  }
+
+  const waitFor = (model: ModelProcess, state: ModelState): Promise<boolean> =>
+    pollUntil(() => model.state === state, { timeoutMs: 2000, what: `${model.id} to be ${state} (is ${model.state})` });
+
+  async function use(model: ModelProcess): Promise<void> {
+    const { lease } = await model.acquire();
+    lease.release();
+  }
+
+  describe('start', function () {
+    it('goes stopped → starting → ready and spawns with the plugin env under the model env', async function () {
+      const { model, states } = create({ env: { EXTRA: 'x' } });
+      const { lease, outcome } = await model.acquire();
+      expect(outcome.action).to.equal('started');
+      expect(states.path()).to.deep.equal(['stopped→starting', 'starting→ready']);
+      expect(states.changes.map((change) => change.reason)).to.deep.equal(['request', 'request']);
+      expect(spawner.spawned).to.have.length(1);
+      expect(spawner.spawned[0]!.argv).to.deep.equal(['server', '--port', '5800']);
+      expect(spawner.spawned[0]!.env).to.deep.equal({ VLLM_SERVER_DEV_MODE: '1', EXTRA: 'x' });
+      expect(model.inFlight).to.equal(1);
+      lease.release();
+      lease.release(); // idempotent
+      expect(model.inFlight).to.equal(0);
+    });
+
+    it('lets the model env override the plugin defaults', async function () {
+      const { model } = create({ env: { VLLM_SERVER_DEV_MODE: '0' } });
+      await use(model);
+      expect(spawner.spawned[0]!.env).to.deep.equal({ VLLM_SERVER_DEV_MODE: '0' });
+    });
+
+    it('shares one start among concurrent callers', async function () {
+      const { model, states } = create();
+      const results = await Promise.all([model.acquire(), model.acquire(), model.acquire()]);
+      expect(spawner.spawned).to.have.length(1);
+      expect(states.path()).to.deep.equal(['stopped→starting', 'starting→ready']);
+      expect(model.inFlight).to.equal(3);
+      for (const { lease } of results) lease.release();
+    });
+
+    it('skips readiness polling when checkEndpoint is none', async function () {
+      const { model } = create({ checkEndpoint: null });
+      await use(model);
+      expect(http.calls).to.deep.equal([]);
+      expect(model.state).to.equal('ready');
+    });
+
+    it('fails with start_failed and the log tail when the process exits early', async function () {
+      http.override = () => Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+      const { model, states } = create();
+      const acquiring = model.acquire();
+      await pollUntil(() => spawner.spawned.length === 1);
+      spawner.last.stderr.write('error: model file not found\n');
+      await pollUntil(() => model.logs.lines().some((line) => line.text === 'error: model file not found'));
+      spawner.last.exit(1, null);
+      const error = await acquiring.then(() => null, (caught: unknown) => caught);
+      expect(error).to.be.instanceOf(GatewayError);
+      expect((error as GatewayError).code).to.equal('start_failed');
+      expect((error as GatewayError).message).to.include('process exited early (code 1)').and.include('error: model file not found');
+      expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
+      expect(model.state).to.equal('stopped');
+    });
+
+    it('fails with start_failed when the spawn itself fails', async function () {
+      spawner.spawn = () => Promise.reject(new Error('cannot start server: ENOENT'));
+      const { model, states } = create();
+      const error = await model.acquire().then(() => null, (caught: unknown) => caught);
+      expect((error as GatewayError).code).to.equal('start_failed');
+      expect((error as GatewayError).message).to.include('ENOENT');
+      expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
+    });
+  });
+
+  describe('sleep and wake', function () {
+    it('sleeps with the level-1 recipe, confirms, and wakes with warm-up on the next acquire', async function () {
+      const { model, states } = create();
+      await use(model);
+      http.calls.length = 0;
+      expect(await model.sleep('evicted')).to.equal('asleep');
+      expect(model.asleepLevel).to.equal(1);
+      expect(states.changes.at(-1)).to.deep.include({ from: 'sleeping', to: 'asleep', reason: 'evicted (level 1)' });
+      const { lease, outcome } = await model.acquire();
+      expect(outcome.action).to.equal('woke');
+      lease.release();
+      expect(http.lifecycle()).to.deep.equal([
+        'POST /sleep?level=1',
+        'GET /is_sleeping',
+        'POST /wake_up',
+        'GET /is_sleeping',
+        'GET /v1/models',
+        'POST /v1/completions',
+      ]);
+      expect(states.path()).to.deep.equal(['stopped→starting', 'starting→ready', 'ready→sleeping', 'sleeping→asleep', 'asleep→waking', 'waking→ready']);
+    });
+
+    it('waits for an outstanding lease before calling the sleep endpoint', async function () {
+      const { model } = create();
+      const { lease } = await model.acquire();
+      http.calls.length = 0;
+      const sleeping = model.sleep('evicted');
+      await waitFor(model, 'sleeping');
+      expect(http.lifecycle()).to.deep.equal([]);
+      lease.release();
+      expect(await sleeping).to.equal('asleep');
+      expect(http.lifecycle()[0]).to.equal('POST /sleep?level=1');
+    });
+
+    it('falls back to a stop when a sleep step answers non-2xx', async function () {
+      http.override = (_method, path) => (path.startsWith('/sleep') ? 500 : undefined);
+      const { model, states } = create();
+      await use(model);
+      expect(await model.sleep('evicted')).to.equal('stopped');
+      expect(states.path().slice(-3)).to.deep.equal(['ready→sleeping', 'sleeping→stopping', 'stopping→stopped']);
+      expect(states.changes.at(-1)!.reason).to.equal('sleep failed: sleep step POST /sleep?level=1 answered HTTP 500');
+      expect(spawner.last.alive).to.equal(false);
+    });
+
+    it('stops a model whose plugin cannot sleep', async function () {
+      const { model, states } = create({}, genericPlugin);
+      await use(model);
+      expect(model.canSleep()).to.equal(false);
+      expect(await model.sleep('evicted')).to.equal('stopped');
+      expect(states.changes.at(-1)!.reason).to.equal('evicted (cannot sleep)');
+    });
+
+    it('cold-starts when the wake fails', async function () {
+      const { model, states } = create();
+      await use(model);
+      await model.sleep('evicted');
+      http.override = (_method, path) => (path.startsWith('/wake_up') ? 500 : undefined);
+      const { lease, outcome } = await model.acquire();
+      lease.release();
+      expect(outcome.action).to.equal('started');
+      expect(spawner.spawned).to.have.length(2);
+      expect(states.path().slice(-5)).to.deep.equal(['asleep→waking', 'waking→stopping', 'stopping→stopped', 'stopped→starting', 'starting→ready']);
+    });
+
+    it('shares one wake among concurrent callers', async function () {
+      const { model } = create();
+      await use(model);
+      await model.sleep('evicted');
+      http.calls.length = 0;
+      const results = await Promise.all([model.acquire(), model.acquire(), model.acquire()]);
+      for (const { lease } of results) lease.release();
+      expect(http.lifecycle().filter((call) => call === 'POST /wake_up')).to.have.length(1);
+    });
+
+    it('stops via cmdStop with ${PID} substituted', async function () {
+      const { model } = create({ cmdStop: ['kill', '-TERM', '${PID}'], unloadTimeoutMs: 50 });
+      await use(model);
+      const pid = model.pid!;
+      // The fake cmdStop does nothing, so the group gets SIGKILL after the grace period.
+      await model.stop('api');
+      expect(spawner.runs).to.deep.equal([['kill', '-TERM', String(pid)]]);
+    });
+  });
+
+  describe('idle ladder', function () {
+    const ladder: IdleStep[] = [
+      { afterMs: 5 * MINUTE, action: 'sleep', level: 1 },
+      { afterMs: 30 * MINUTE, action: 'sleep', level: 2 },
+      { afterMs: 120 * MINUTE, action: 'stop' },
+    ];
+
+    it('steps ready → asleep L1 → asleep L2 → stopped, measured from the last completed request', async function () {
+      const { model, states } = create({ idle: ladder });
+      await use(model);
+      clock.advance(5 * MINUTE - 1);
+      expect(model.state).to.equal('ready');
+      clock.advance(1);
+      await waitFor(model, 'asleep');
+      expect(model.asleepLevel).to.equal(1);
+      clock.advance(25 * MINUTE - 1);
+      expect(model.asleepLevel).to.equal(1);
+      clock.advance(1);
+      await pollUntil(() => model.asleepLevel === 2, { timeoutMs: 2000, what: 'level 2' });
+      // Deepening a sleep wakes the model briefly; the event says why, and it does not count as use.
+      expect(states.changes.find((change) => change.to === 'waking')!.reason).to.equal('wake for deeper sleep (level 2)');
+      clock.advance(90 * MINUTE - 1);
+      expect(model.state, '1 ms before the stop rung').to.equal('asleep');
+      clock.advance(1);
+      await waitFor(model, 'stopped');
+      expect(clock.pending).to.equal(0);
+    });
+
+    it('never fires while a request is in flight; restarts from the release', async function () {
+      const { model } = create({ idle: ladder });
+      const { lease } = await model.acquire();
+      clock.advance(10 * 60 * MINUTE);
+      expect(model.state).to.equal('ready');
+      lease.release();
+      clock.advance(5 * MINUTE - 1);
+      expect(model.state).to.equal('ready');
+      clock.advance(1);
+      await waitFor(model, 'asleep');
+    });
+
+    it('starts over after a request wakes the model', async function () {
+      const { model } = create({ idle: ladder });
+      await use(model);
+      clock.advance(5 * MINUTE);
+      await waitFor(model, 'asleep');
+      await use(model);
+      expect(model.state).to.equal('ready');
+      clock.advance(5 * MINUTE - 1);
+      expect(model.state).to.equal('ready');
+      clock.advance(1);
+      await waitFor(model, 'asleep');
+      expect(model.asleepLevel).to.equal(1);
+    });
+
+    it('ttl as a single stop step stops a ready model', async function () {
+      const { model, states } = create({ idle: [{ afterMs: 10 * MINUTE, action: 'stop' }] });
+      await use(model);
+      clock.advance(10 * MINUTE);
+      await waitFor(model, 'stopped');
+      expect(states.changes.at(-1)!.reason).to.equal('idle 600s');
+    });
+
+    it('continues the ladder of a model that was evicted to level 2 (only the stop is left)', async function () {
+      const { model } = create({ idle: ladder });
+      await use(model);
+      await model.sleep('evicted', 2);
+      http.calls.length = 0;
+      clock.advance(120 * MINUTE - 1);
+      expect(model.state).to.equal('asleep');
+      expect(http.lifecycle()).to.deep.equal([]);
+      clock.advance(1);
+      await waitFor(model, 'stopped');
+    });
+
+    it('does not arm timers for a model that cannot sleep when the rung is a sleep (falls back to stop)', async function () {
+      const { model } = create({ idle: [{ afterMs: MINUTE, action: 'sleep', level: 1 }] }, genericPlugin);
+      await use(model);
+      clock.advance(MINUTE);
+      await waitFor(model, 'stopped');
+    });
+  });
+
+  describe('self-sleeping backend (llama-server)', function () {
+    it('polls /props on the clock while ready and reports the change', async function () {
+      let sleeping = false;
+      http.request = function (request) {
+        const path = new URL(request.url).pathname;
+        this.calls.push({ method: request.method ?? 'GET', path });
+        if (path === '/props') return Promise.resolve({ status: 200, body: JSON.stringify({ is_sleeping: sleeping }) });
+        return Promise.resolve({ status: 200, body: '' });
+      };
+      const { model } = create({}, llamaServerPlugin);
+      const seen: boolean[] = [];
+      model.on('self-sleep', ({ asleep }) => seen.push(asleep));
+      await use(model);
+      expect(await model.refreshSelfSleep()).to.equal(false);
+      sleeping = true;
+      clock.advance(2000);
+      await pollUntil(() => model.selfAsleep === true, { timeoutMs: 2000, what: 'self-sleep reported' });
+      sleeping = false;
+      clock.advance(2000);
+      await pollUntil(() => model.selfAsleep === false, { timeoutMs: 2000, what: 'self-wake reported' });
+      expect(seen).to.deep.equal([false, true, false]);
+      // Eviction stops it: there is no HTTP sleep.
+      expect(await model.sleep('evicted')).to.equal('stopped');
+    });
+  });
+
+  describe('shutdown', function () {
+    it('stops, cancels the timers and refuses later requests', async function () {
+      const { model, states } = create({ idle: [{ afterMs: MINUTE, action: 'stop' }] });
+      await use(model);
+      expect(clock.pending).to.equal(1);
+      await model.shutdown();
+      expect(clock.pending).to.equal(0);
+      expect(states.path().slice(-3)).to.deep.equal(['ready→stopping', 'stopping→stopped', 'stopped→shutdown']);
+      const error = await model.acquire().then(() => null, (caught: unknown) => caught);
+      expect((error as GatewayError).code).to.equal('shutting_down');
+      expect(await model.sleep('evicted')).to.equal('stopped');
+    });
+
+    it('can shut down a model that never started', async function () {
+      const { model, states } = create();
+      await model.shutdown();
+      expect(states.path()).to.deep.equal(['stopped→shutdown']);
+    });
+
+    it('keeps leases counted across a stop (release after stop is harmless)', async function () {
+      const { model } = create({ idle: [{ afterMs: MINUTE, action: 'stop' }] });
+      const { lease }: { lease: Lease } = await model.acquire();
+      await model.stop('api');
+      lease.release();
+      expect(model.inFlight).to.equal(0);
+      expect(model.state).to.equal('stopped');
+      expect(clock.pending).to.equal(0);
+    });
+  });
+});

@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import type { HttpClient, HttpRequest } from '../../../lib/process/http.js';
+import { pollDelays, waitReady } from '../../../lib/process/readiness.js';
+
+function take(next: () => number, count: number): number[] {
+  return Array.from({ length: count }, () => next());
+}
+
+/** An HttpClient that answers from a script: a status, or an error code to throw. */
+function scripted(answers: readonly (number | string)[]): HttpClient & { readonly calls: HttpRequest[] } {
+  const calls: HttpRequest[] = [];
+  return {
+    calls,
+    request(request) {
+      calls.push(request);
+      const answer = answers[Math.min(calls.length - 1, answers.length - 1)]!;
+      if (typeof answer === 'string') return Promise.reject(Object.assign(new Error(answer), { code: answer }));
+      return Promise.resolve({ status: answer, body: '' });
+    },
+  };
+}
+
+const never = new Promise<string>(() => undefined);
+
+describe('readiness polling', function () {
+  describe('pollDelays', function () {
+    it('starts at 5 ms and backs off by 1.5 (rounded up) to a 250 ms ceiling', function () {
+      expect(take(pollDelays(), 13)).to.deep.equal([5, 8, 12, 18, 27, 41, 62, 93, 140, 210, 250, 250, 250]);
+    });
+
+    it('honours the first delay, factor and ceiling', function () {
+      expect(take(pollDelays(10, 2, 50), 5)).to.deep.equal([10, 20, 40, 50, 50]);
+    });
+
+    it('gives each caller its own schedule', function () {
+      const a = pollDelays();
+      a();
+      a();
+      expect(pollDelays()()).to.equal(5);
+    });
+  });
+
+  describe('waitReady', function () {
+    it('polls at once and keeps polling through connection refused and 503 until 200', async function () {
+      const http = scripted(['ECONNREFUSED', 'ECONNREFUSED', 503, 503, 200]);
+      const result = await waitReady({ url: 'http://127.0.0.1:9/health', deadlineMs: 5000, http, abandon: never });
+      expect(result).to.deep.equal({ ready: true, polls: 5 });
+      expect(http.calls.map((call) => call.url)).to.deep.equal(Array(5).fill('http://127.0.0.1:9/health'));
+    });
+
+    it('is ready on the first poll when the server already answers', async function () {
+      const result = await waitReady({ url: 'http://x/health', deadlineMs: 5000, http: scripted([200]), abandon: never });
+      expect(result).to.deep.equal({ ready: true, polls: 1 });
+    });
+
+    it('gives up at the deadline, naming the last answer', async function () {
+      const result = await waitReady({ url: 'http://x/health', deadlineMs: 60, http: scripted([503]), abandon: never });
+      expect(result.ready).to.equal(false);
+      expect(result.ready === false && result.reason).to.match(/^not ready after \d+s \(last check: HTTP 503\)$/);
+    });
+
+    it('names a connection error code as the last check', async function () {
+      const result = await waitReady({ url: 'http://x/health', deadlineMs: 40, http: scripted(['ECONNREFUSED']), abandon: never });
+      expect(result.ready === false && result.reason).to.include('last check: ECONNREFUSED');
+    });
+
+    it('stops waiting with the abandon reason (e.g. the process exited)', async function () {
+      let abandon!: (reason: string) => void;
+      const abandoned = new Promise<string>((resolve) => (abandon = resolve));
+      const http = scripted(['ECONNREFUSED']);
+      const waiting = waitReady({ url: 'http://x/health', deadlineMs: 10_000, http, abandon: abandoned });
+      abandon('process exited early (code 1)');
+      const result = await waiting;
+      expect(result).to.deep.include({ ready: false, reason: 'process exited early (code 1)' });
+    });
+  });
+});
