@@ -66,7 +66,7 @@ export function loadConfigText(text: string, options: LoadTextOptions = {}): Loa
   const configPath = options.configPath ?? null;
   const baseDir = options.baseDir ?? (configPath === null ? process.cwd() : path.dirname(configPath));
 
-  const doc = parseDocument(text, { merge: true, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { merge: true, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) throw new ConfigError(yamlIssues(doc), configPath);
   const document: unknown = doc.toJS({ maxAliasCount: 1000 });
   if (document === null || document === undefined) {
@@ -75,6 +75,9 @@ export function loadConfigText(text: string, options: LoadTextOptions = {}): Loa
 
   const keys = checkKeys(document);
   const issues: ConfigIssue[] = [...keys.errors];
+  if (typeof document === 'object' && !Array.isArray(document) && !Object.hasOwn(document, 'models')) {
+    issues.push({ path: 'models', message: 'is required: a mapping of model ids to their settings' });
+  }
   const validated = rootSchema.validate(keys.pruned, VALIDATE_OPTIONS);
   for (const detail of validated.error?.details ?? []) {
     issues.push({ path: formatPath(detail.path), message: detail.message });

@@ -117,7 +117,10 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
   const globalUnloadTimeoutMs = num(raw.unloadTimeout, DEFAULTS.unloadTimeoutMs);
   const globalTTLMs = num(raw.globalTTL, DEFAULTS.globalTTLMs);
   const globalSendLoadingState = raw.sendLoadingState === true;
-  const startPort = num(raw.startPort, DEFAULTS.startPort);
+  const startPort =
+    typeof raw.startPort === 'number' && Number.isInteger(raw.startPort) && raw.startPort >= 1 && raw.startPort <= 65535
+      ? raw.startPort
+      : DEFAULTS.startPort;
 
   const rawModels: Readonly<Record<string, RawModel>> =
     raw.models !== null && typeof raw.models === 'object' ? raw.models : {};
@@ -229,6 +232,7 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
 
   const cmdText = typeof raw.cmd === 'string' ? phase1(stripCommentLines(raw.cmd), at('cmd')) : '';
   const port = cmdText.includes('${PORT}') ? ctx.allocatePort() : null;
+  if (port !== null && port > 65535) issue(at('cmd'), `no port left for \${PORT}: ${port} is above 65535 (lower startPort)`);
 
   // Phase 2: ${PORT}, then anything left over is an error (except ${PID} in cmdStop).
   const finish = (text: string, docPath: (string | number)[], allowPid = false, portHint?: string): string => {
@@ -236,6 +240,7 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
     for (const ref of new Set(findMacroReferences(out))) {
       if ((ref === 'PID' && allowPid) || macros.reported.has(ref) || (ref.startsWith('env.') && macros.reported.has(ref))) continue;
       if (ref.startsWith('env.') && /^env\.[A-Za-z_][A-Za-z0-9_]*$/.test(ref)) continue; // reported in phase 1
+      if (ref === 'PORT' && typeof raw.cmd !== 'string') continue; // cmd itself is reported missing
       if (ref === 'PORT') issue(docPath, portHint ?? 'uses ${PORT}, but cmd does not; ${PORT} is only allocated for models whose cmd uses it');
       else if (ref === 'PID') issue(docPath, '${PID} is only available in cmdStop');
       else issue(docPath, `unknown macro \${${ref}}`);

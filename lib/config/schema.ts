@@ -128,10 +128,8 @@ export const rootSchema = joi
     globalTTL: duration(),
     unloadTimeout: duration(),
     apiKeys: keyList(),
-    models: joi.object().pattern(/.*/, modelSchema).min(1).required().messages({
-      'any.required': 'is required: a mapping of model ids to their settings',
-      'object.min': 'must define at least one model',
-    }),
+    // `models` being required is checked by the loader: joi's .messages() would cascade into every model.
+    models: joi.object().pattern(/.*/, modelSchema).min(1).messages({ 'object.min': 'must define at least one model' }),
     sleepRequestTimeout: positiveDuration(),
     wakeRequestTimeout: positiveDuration(),
     resources: amounts,
@@ -147,4 +145,5 @@ export const VALIDATE_OPTIONS: joi.ValidationOptions = {
   abortEarly: false,
   convert: true,
   errors: { label: false },
+  messages: { 'any.required': 'is required' },
 };
