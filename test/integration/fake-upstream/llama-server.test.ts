@@ -80,11 +80,11 @@ describe('fake upstream --backend llama-server --sleep-idle-seconds', function (
   });
 
   it('unloads itself when idle (/props is_sleeping, /health 200) and reloads on the next request', async function () {
-    const fake = await startFake({ backend: 'llama-server', args: ['--sleep-idle-seconds', '0.3', '--wake-delay', '100ms'] });
+    const fake = await startFake({ backend: 'llama-server', args: ['--sleep-idle-seconds', '0.5', '--wake-delay', '100ms'] });
     const isSleeping = async (): Promise<boolean> => (await request(`${fake.url}/props`)).json.is_sleeping === true;
     await pollUntil(isSleeping, { timeoutMs: 5000, what: 'the idle self-sleep' });
     expect((await request(`${fake.url}/health`)).status).to.equal(200);
-    await fake.waitForStdout(/model unloaded after 0\.3 idle seconds/);
+    await fake.waitForStdout(/model unloaded after 0\.5 idle seconds/);
     const reply = await chat(fake.url);
     expect(reply.status).to.equal(200);
     expect(reply.json.timings.predicted_n).to.equal(8);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { startFake, stopAllFakes, type FakeHandle } from '../../helpers/fake-upstream.js';
 import { pollUntil } from '../../helpers/wait.js';
-import { assertNoFakeChildren, chat, request, track } from './support.js';
+import { assertNoFakeChildren, chat, readUntilEnd, request, sseChunks, track } from './support.js';
 
 const DEV = { VLLM_SERVER_DEV_MODE: '1' };
 
@@ -22,6 +22,24 @@ describe('fake upstream --backend vllm', function () {
       expect((await request(`${fake.url}/is_sleeping`)).status).to.equal(404);
       expect((await request(`${fake.url}/collective_rpc`, 'POST', { method: 'reload_weights' })).status).to.equal(404);
     }
+  });
+
+  it('a /sleep in the default abort mode ends an in-flight stream with finish_reason "abort"', async function () {
+    const fake = await startFake({ backend: 'vllm', args: ['--enable-sleep-mode', '--tokens', '50', '--token-interval', '50ms'], env: DEV });
+    const response = await fetch(`${fake.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages: [], stream: true }),
+    });
+    const body = track(readUntilEnd(response));
+    await pollUntil(async () => (await fake.state()).active === 1, { what: 'the stream to start' });
+    expect((await request(`${fake.url}/sleep?level=1`, 'POST')).status).to.equal(200);
+    const { text, broken } = await body.promise;
+    expect(broken).to.equal(false);
+    const { chunks, done } = sseChunks(text);
+    expect(done).to.equal(true);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).to.equal('abort');
+    expect(chunks.length).to.be.below(51);
   });
 
   it('exits promptly on SIGTERM even with a request hanging while asleep', async function () {
