@@ -85,6 +85,8 @@ export class ModelProcess extends EventEmitter<Events> {
   #idleStepsDone = 0;
   #statusTimer: TimerHandle | null = null;
   readonly #abort = new AbortController();
+  /** Resolves when shutdown() is called, so a cold start in progress gives up at once. */
+  readonly #aborted = new Promise<string>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve('the gateway is shutting down'), { once: true }));
 
   constructor(options: ModelProcessOptions) {
     super();
@@ -276,7 +278,7 @@ export class ModelProcess extends EventEmitter<Events> {
           url: this.model.proxy + this.model.checkEndpoint,
           deadlineMs: this.model.healthCheckTimeoutMs,
           http: this.#http,
-          abandon: exitReason,
+          abandon: Promise.race([exitReason, this.#aborted]),
         });
     if (!result.ready) {
       await this.#killChild();

@@ -47,7 +47,17 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Live (non-zombie) processes whose parent is `parentPid` (default: this test process). */
+/** tsx keeps an esbuild service child for the whole life of the test process: not a leak. */
+function isToolingChild(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('esbuild') && cmdline.includes('--service');
+  } catch {
+    return false;
+  }
+}
+
+/** Live (non-zombie) processes whose parent is `parentPid` (default: this test process), tooling excluded. */
 export function childPids(parentPid = process.pid): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -55,7 +65,7 @@ export function childPids(parentPid = process.pid): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === parentPid && fields[0] !== 'Z') pids.push(Number(entry));
+      if (Number(fields[1]) === parentPid && fields[0] !== 'Z' && !isToolingChild(Number(entry))) pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }
