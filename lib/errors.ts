@@ -19,6 +19,7 @@ export const ERROR_TABLE = {
   start_failed: { status: 503, type: 'server_error', message: 'The model could not be started' },
   shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down' },
   client_gone: { status: 499, type: 'invalid_request_error', message: 'The client went away' },
+  admin_remote: { status: 403, type: 'permission_error', message: 'The admin API, logs and status page are open only to clients on this machine while no adminKeys or apiKeys are configured; set adminKeys to use them from another host' },
 } as const satisfies Record<string, { status: number; type: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -17,7 +17,7 @@ export interface LoggerOptions {
   readonly silent?: boolean;
 }
 
-function formatFields(fields: Record<string, unknown>): string {
+export function formatFields(fields: Record<string, unknown>): string {
   return Object.entries(fields)
     .filter(([key]) => key !== 'level' && key !== 'message' && key !== 'timestamp')
     .map(([key, value]) => `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`)
@@ -26,7 +26,7 @@ function formatFields(fields: Record<string, unknown>): string {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const text = winston.format.printf((info) => {
-    const fields = formatFields(info as Record<string, unknown>);
+    const fields = formatFields(info);
     return `${String(info.timestamp)} ${info.level.padEnd(5)} ${String(info.message)}${fields ? ' ' + fields : ''}`;
   });
   const logger = winston.createLogger({
@@ -40,7 +40,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const lineFormat = winston.format.combine(winston.format.timestamp(), text);
     logger.on('data', (info: winston.Logform.TransformableInfo) => {
       const rendered = lineFormat.transform({ ...info }) as winston.Logform.TransformableInfo | false;
-      if (rendered) onLine(String(rendered[Symbol.for('message')] as string));
+      if (rendered) onLine(String(rendered[Symbol.for('message')]));
     });
   }
   return {

@@ -23,7 +23,8 @@ export function presentedKey(req: Request): string | undefined {
   return typeof apiKey === 'string' && apiKey ? apiKey : undefined;
 }
 
-function matches(presented: string, key: string): boolean {
+/** Constant-time comparison of a presented key with a configured one. */
+export function keyMatches(presented: string, key: string): boolean {
   const a = Buffer.from(presented);
   const b = Buffer.from(key);
   return a.length === b.length && timingSafeEqual(a, b);
@@ -34,7 +35,7 @@ export function createAuthMiddleware(options: Readonly<AuthOptions>): RequestHan
   return function authMiddleware(req, _res, next) {
     if (keys.length === 0) return next();
     const key = presentedKey(req);
-    if (key !== undefined && keys.some((candidate) => matches(key, candidate))) return next();
+    if (key !== undefined && keys.some((candidate) => keyMatches(key, candidate))) return next();
     next(new GatewayError('unauthorized'));
   };
 }

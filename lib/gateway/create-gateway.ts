@@ -23,6 +23,14 @@ import { loadGatewayConfig, pluginIssues } from './load-config.js';
 import { changedModels, ModelManager } from './model-manager.js';
 import type { ModelProcess } from '../process/model-process.js';
 import { ConfigError } from '../config/errors.js';
+import { Metrics } from '../metrics.js';
+import { createAdminApi, type EventStreamOptions } from '../../middleware/admin-api.js';
+import { createAdminAuthMiddleware } from '../../middleware/admin-auth.js';
+import { createLogsRouter } from '../../middleware/logs.js';
+import { createMetricsHandler } from '../../middleware/metrics.js';
+import { createStatusPage } from '../../middleware/status-page.js';
+import { createGatewayLogRing, GATEWAY_SOURCE, teeLogger } from './gateway-log.js';
+import { LiveFeed } from './live-feed.js';
 
 /** The model routes of SPEC section 5: the model is named in the body, a multipart field or `?model=`. */
 export const MODEL_ROUTES = [
@@ -53,6 +61,10 @@ export interface GatewayOptions {
   readonly http?: HttpClient;
   /** Seconds between loading-stream progress chunks (default 1). */
   readonly loadingTickMs?: number;
+  /** `/api/events` and `/logs/stream` tuning (buffer bound per client, heartbeat and refresh periods). */
+  readonly events?: EventStreamOptions;
+  /** Register prom-client's default process metrics on the gateway's registry (default true). */
+  readonly defaultMetrics?: boolean;
 }
 
 export interface Gateway {
@@ -61,6 +73,10 @@ export interface Gateway {
   readonly warnings: LoadedConfig['warnings'];
   readonly manager: ModelManager;
   readonly log: Logger;
+  /** State changes and log lines of the current models and the gateway (what `/api/events` sends). */
+  readonly feed: LiveFeed;
+  /** The gateway's Prometheus metrics (its own registry). */
+  readonly metrics: Metrics;
   /** Reap children left by a crashed gateway and run the preload hook. */
   start(): Promise<void>;
   /** Stop every child process; later requests get 503. Idempotent. */
@@ -74,7 +90,7 @@ export interface Gateway {
 
 async function resolveConfig(options: GatewayOptions & { config?: GatewayOptions['config'] | undefined }): Promise<{ loaded: LoadedConfig; plugins: PluginRegistry }> {
   if (options.config) {
-    const loaded: LoadedConfig = 'config' in options.config && 'warnings' in options.config ? options.config : { config: options.config as GatewayConfig, warnings: [] };
+    const loaded: LoadedConfig = 'config' in options.config && 'warnings' in options.config ? options.config : { config: options.config, warnings: [] };
     const plugins = await loadPlugins(loaded.config.pluginDir);
     const unknown = Object.values(loaded.config.models).filter((model) => !plugins.get(model.backend));
     const issues = [
@@ -123,7 +139,13 @@ interface Built {
   readonly router: Router;
 }
 
-function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, options: GatewayOptions, adopt?: ReadonlyMap<string, ModelProcess>): Built {
+/** What outlives a config reload: the live feed (and the open streams it tracks) and the metrics registry. */
+interface Observability {
+  readonly feed: LiveFeed;
+  readonly metrics: Metrics;
+}
+
+function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, options: GatewayOptions, observability: Observability, adopt?: ReadonlyMap<string, ModelProcess>): Built {
   const { config } = loaded;
   const manager = new ModelManager({
     config,
@@ -142,12 +164,22 @@ function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, optio
   const makeReady = createMakeReadyMiddleware({ models: manager, ...(options.loadingTickMs ? { tickMs: options.loadingTickMs } : {}) });
   const proxy = createModelProxyMiddleware();
   const auth = createAuthMiddleware({ keys: config.apiKeys });
+  const { feed, metrics } = observability;
+  // The admin API, the logs and the status page have their own keys (adminKeys, else apiKeys), so
+  // they sit before the API-key check; without any key they are open to loopback clients only.
+  const adminAuth = createAdminAuthMiddleware({ adminKeys: config.adminKeys, apiKeys: config.apiKeys });
 
-  router.use(createRequestLogMiddleware({ log }));
+  router.use(createRequestLogMiddleware({ log, onDone: (entry) => metrics.observeRequest(entry) }));
   router.get('/health', function healthHandler(_req, res) {
     res.type('text/plain').send('OK');
   });
+  router.use('/api', adminAuth, createAdminApi({ manager, feed, log, ...options.events }));
+  router.use('/logs', adminAuth);
+  router.use(createLogsRouter({ feed, ...(options.events?.maxBufferedBytes ? { maxBufferedBytes: options.events.maxBufferedBytes } : {}) }));
+  router.use(createStatusPage({ guard: adminAuth }));
   router.use(auth);
+  // Under the API keys, not the admin keys: Prometheus scrapes it like any API client.
+  router.get('/metrics', createMetricsHandler({ metrics }));
   router.post([...MODEL_ROUTES], readBody, resolveModel, concurrencyLimit, makeReady, proxy);
   router.get(['/v1/models', '/models'], listModels(manager, config));
   router.get('/running', function runningHandler(_req, res) {
@@ -179,9 +211,18 @@ function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, optio
 
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const { loaded, plugins } = await resolveConfig(options);
-  const log = options.logger ?? createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat });
+  const gatewayLogs = createGatewayLogRing();
+  const log = options.logger
+    ? teeLogger(options.logger, gatewayLogs)
+    : createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat, onLine: (line) => gatewayLogs.push(GATEWAY_SOURCE, line) });
   for (const warning of loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
-  let current = build(loaded, plugins, log, options);
+  const observability: Observability = {
+    feed: new LiveFeed(gatewayLogs),
+    metrics: new Metrics({ defaultMetrics: options.defaultMetrics ?? true }),
+  };
+  let current = build(loaded, plugins, log, options, observability);
+  observability.feed.attach(current.manager);
+  observability.metrics.attach(current.manager);
   let started = false;
   // The router stays the same object across reloads; it delegates to the current build.
   const router = express.Router();
@@ -201,6 +242,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       return current.manager;
     },
     log,
+    feed: observability.feed,
+    metrics: observability.metrics,
     async start() {
       if (started) return;
       started = true;
@@ -219,11 +262,19 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       const keep = new Set(Object.keys(next.loaded.config.models).filter((id) => !changed.has(id)));
       const adopted = new Map(previous.manager.processes().filter((process) => keep.has(process.id)).map((process) => [process.id, process]));
       // Switch first so that no request meets a closed manager, then stop what changed.
-      current = build(next.loaded, next.plugins, log, options, adopted);
+      current = build(next.loaded, next.plugins, log, options, observability, adopted);
+      observability.feed.attach(current.manager);
+      observability.metrics.attach(current.manager);
       await previous.manager.handOver(keep);
       log.info('configuration reloaded', { restarted: [...changed].join(',') || 'none' });
       return { changed: [...changed] };
     },
-    close: () => current.manager.close(),
+    async close() {
+      // Stop the models first so that open event streams see them stop, then end the streams
+      // (an open stream would keep the HTTP server from closing).
+      await current.manager.close();
+      observability.feed.close();
+      observability.metrics.detach();
+    },
   };
 }
