@@ -238,8 +238,8 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
   const finish = (text: string, docPath: (string | number)[], allowPid = false, portHint?: string): string => {
     const out = port === null ? text : text.replaceAll('${PORT}', String(port));
     for (const ref of new Set(findMacroReferences(out))) {
-      if ((ref === 'PID' && allowPid) || macros.reported.has(ref) || (ref.startsWith('env.') && macros.reported.has(ref))) continue;
-      if (ref.startsWith('env.') && /^env\.[A-Za-z_][A-Za-z0-9_]*$/.test(ref)) continue; // reported in phase 1
+      if ((ref === 'PID' && allowPid) || macros.reported.has(ref)) continue;
+      if (/^env\.[A-Za-z_][A-Za-z0-9_]*$/.test(ref)) continue; // an unset variable, reported in phase 1
       if (ref === 'PORT' && typeof raw.cmd !== 'string') continue; // cmd itself is reported missing
       if (ref === 'PORT') issue(docPath, portHint ?? 'uses ${PORT}, but cmd does not; ${PORT} is only allocated for models whose cmd uses it');
       else if (ref === 'PID') issue(docPath, '${PID} is only available in cmdStop');

@@ -27,7 +27,7 @@ const SIZE_UNIT_BYTES: Readonly<Record<string, number>> = {
 };
 
 const NUMBER = String.raw`\d+(?:\.\d+)?|\.\d+`;
-const DURATION_PART = new RegExp(String.raw`(${NUMBER})\s*(ms|s|m|h|d)`, 'gy');
+const DURATION_PART_SOURCE = String.raw`(${NUMBER})\s*(ms|s|m|h|d)`;
 const SIZE_TEXT = new RegExp(String.raw`^(${NUMBER})\s*([a-z]*)$`, 'i');
 
 export const DURATION_HINT = 'must be a duration: seconds as a number, or a string such as "500ms", "90s", "5m", "1.5h"';
@@ -43,14 +43,13 @@ export function parseDuration(value: unknown): number {
   const text = value.trim().toLowerCase();
   if (text === '') throw new RangeError(DURATION_HINT);
   if (/^(?:\d+(?:\.\d+)?|\.\d+)$/.test(text)) return Math.round(Number(text) * 1000);
+  // one or more <number><unit> parts, back to back (`1h30m`); sticky, so nothing may sit between them
+  const part = new RegExp(DURATION_PART_SOURCE, 'y');
   let totalMs = 0;
   let consumed = 0;
-  DURATION_PART.lastIndex = 0;
-  for (let match = DURATION_PART.exec(text); match; match = DURATION_PART.exec(text)) {
-    const [whole, amount, unit] = match;
-    totalMs += Number(amount) * (DURATION_UNIT_MS[unit ?? ''] ?? Number.NaN);
-    consumed = DURATION_PART.lastIndex;
-    if (whole === '') break;
+  for (let match = part.exec(text); match; match = part.exec(text)) {
+    totalMs += Number(match[1]) * (DURATION_UNIT_MS[match[2] ?? ''] ?? Number.NaN);
+    consumed = part.lastIndex;
   }
   if (consumed !== text.length || !Number.isFinite(totalMs)) throw new RangeError(DURATION_HINT);
   return Math.round(totalMs);
