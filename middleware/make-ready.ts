@@ -21,7 +21,7 @@ function seconds(ms: number): string {
 
 /** The text of one progress line: pure, so the wording is tested as a table. */
 export function progressText(model: string, progress: LoadProgress, elapsedMs: number): string {
-  const where = progress.position !== null ? `waiting in queue (position ${progress.position})` : progress.state === 'waking' || progress.state === 'asleep' ? 'waking from sleep' : progress.state === 'sleeping' ? 'waiting for it to finish going to sleep' : progress.state === 'stopping' ? 'waiting for it to stop' : 'starting';
+  const where = progress.position !== null ? `waiting for its turn (queue position ${progress.position})` : progress.state === 'waking' || progress.state === 'asleep' ? 'waking from sleep' : progress.state === 'sleeping' ? 'waiting for it to finish going to sleep' : progress.state === 'stopping' ? 'waiting for it to stop' : 'starting';
   return `siesta: ${model}: ${where}, ${seconds(elapsedMs)} elapsed\n`;
 }
 
