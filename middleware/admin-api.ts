@@ -116,11 +116,23 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
       const snapshot: SnapshotEvent = { at: Date.now(), models, logs: feed.recentLogs(undefined, snapshotLogLines) };
       send('snapshot', snapshot, initial);
     };
+    const refresh = (): void => {
+      for (const view of feed.views()) {
+        if (sent.get(view.id) !== JSON.stringify(view)) sendView(view);
+      }
+    };
+    // A state change often comes with more right after it (the scheduler grants the waiting
+    // requests, which moves queue lengths and last use): look again once that has run.
+    let refreshSoon: NodeJS.Immediate | null = null;
     const onState = (change: StateChange): void => {
       const view = feed.views().find((candidate) => candidate.id === change.model) ?? null;
       if (view) sent.set(view.id, JSON.stringify(view));
       const data: StateEvent = { change, model: view };
       send('state', data);
+      refreshSoon ??= setImmediate(() => {
+        refreshSoon = null;
+        if (!stream.closed) refresh();
+      });
     };
     const onLog = (entry: LogEntry): void => void send('log', entry);
     const onChanged = (id: string): void => {
@@ -131,9 +143,7 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
     let sinceHeartbeatMs = 0;
     const tickMs = Math.min(refreshMs, heartbeatMs);
     const timer = setInterval(() => {
-      for (const view of feed.views()) {
-        if (sent.get(view.id) !== JSON.stringify(view)) sendView(view);
-      }
+      refresh();
       sinceHeartbeatMs += tickMs;
       if (sinceHeartbeatMs >= heartbeatMs) {
         sinceHeartbeatMs = 0;
@@ -145,6 +155,7 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
       maxBufferedBytes,
       onClose: ({ dropped }) => {
         clearInterval(timer);
+        if (refreshSoon) clearImmediate(refreshSoon);
         feed.off('state', onState);
         feed.off('log', onLog);
         feed.off('changed', onChanged);

@@ -32,7 +32,7 @@ describe('admin: GET /api/events', function () {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'qwen-small', messages: [{ role: 'user', content: 'hi' }] }),
     });
-    expect(completion.status).to.equal(200);
+    expect(completion.status, await completion.clone().text()).to.equal(200);
     await completion.text();
 
     const expected = ['stopped→starting', 'starting→ready', 'ready→sleeping', 'sleeping→asleep', 'asleep→waking', 'waking→ready'];
