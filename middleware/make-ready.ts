@@ -21,7 +21,16 @@ function seconds(ms: number): string {
 
 /** The text of one progress line: pure, so the wording is tested as a table. */
 export function progressText(model: string, progress: LoadProgress, elapsedMs: number): string {
-  const where = progress.position !== null ? `waiting for its turn (queue position ${progress.position})` : progress.state === 'waking' || progress.state === 'asleep' ? 'waking from sleep' : progress.state === 'sleeping' ? 'waiting for it to finish going to sleep' : progress.state === 'stopping' ? 'waiting for it to stop' : 'starting';
+  // A request stays queued while its own model starts or wakes for it: say what happens then, and
+  // show the queue position only while the model waits for another one to make room.
+  const where =
+    progress.state === 'starting' ? 'starting'
+    : progress.state === 'waking' ? 'waking from sleep'
+    : progress.position !== null ? `waiting for its turn (queue position ${progress.position})`
+    : progress.state === 'asleep' ? 'waking from sleep'
+    : progress.state === 'sleeping' ? 'waiting for it to finish going to sleep'
+    : progress.state === 'stopping' ? 'waiting for it to stop'
+    : 'starting';
   return `siesta: ${model}: ${where}, ${seconds(elapsedMs)} elapsed\n`;
 }
 

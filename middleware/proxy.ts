@@ -22,6 +22,18 @@ function writeBody(proxyReq: ClientRequest, body: Buffer | undefined): void {
   proxyReq.write(body);
 }
 
+/**
+ * `Connection` and `Keep-Alive` describe the client's hop, not ours: http-proxy forwards them as
+ * they came when an agent is set. A client's `Connection: close` sent over a pooled keep-alive
+ * socket makes Node's upstream server refuse the next request on that socket with a bare 400
+ * ("data after Connection: close") whenever the upstream answered `connection: keep-alive` anyway.
+ */
+function dropHopByHop(proxyReq: ClientRequest): void {
+  proxyReq.removeHeader('connection');
+  proxyReq.removeHeader('keep-alive');
+  proxyReq.removeHeader('proxy-connection');
+}
+
 function upstreamError(error: Error, target: string): GatewayError {
   return new GatewayError('upstream_failed', `The model server at ${target} failed: ${error.message}`, { cause: error });
 }
@@ -41,7 +53,9 @@ export interface ProxyOptions {
 }
 
 export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {}): RequestHandler {
-  const agent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 256 });
+  // No socket cap here: each model's concurrencyLimit already bounds its requests, and a cap below
+  // it would park the excess requests (streams hold their socket for minutes) without an answer.
+  const agent = options.agent ?? new Agent({ keepAlive: true });
   // Typed with node's request/response (as the plugins are); Express's objects extend them.
   const proxy = createProxyMiddleware({
     router: (req) => requestContext((req as Request).res!).model.proxy,
@@ -53,7 +67,20 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
     ejectPlugins: true,
     plugins: [proxyEventsPlugin],
     on: {
-      proxyReq: (proxyReq, _req, res) => writeBody(proxyReq, requestContext(res as Response).body),
+      proxyReq: (proxyReq, _req, res) => {
+        dropHopByHop(proxyReq);
+        writeBody(proxyReq, requestContext(res as Response).body);
+      },
+      // http-proxy pipes the upstream's response and never looks at it again: when the server dies
+      // mid-body (crash, OOM kill) the client's response would stay open forever. End it here.
+      proxyRes: (proxyRes, _req, res) => {
+        proxyRes.on('error', () => undefined); // reported once, on close
+        proxyRes.once('close', () => {
+          const response = res as Response;
+          if (proxyRes.complete || response.destroyed || response.writableEnded) return;
+          sendUpstreamError(response, upstreamError(new Error('the connection closed before the response was complete'), requestContext(response).model.proxy));
+        });
+      },
       error: (error, _req, res) => {
         if ('status' in res) sendUpstreamError(res as Response, upstreamError(error, requestContext(res as Response).model.proxy));
       },

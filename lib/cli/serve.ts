@@ -4,14 +4,18 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
+import { basename, dirname, resolve } from 'node:path';
 import express from 'express';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
+import type { Logger } from '../logger.js';
 
 export interface ServeOptions {
   readonly configPath: string;
   /** `host:port`, `:port` or `port`; default 127.0.0.1:8080. */
   readonly listen?: string;
   readonly watchConfig?: boolean;
+  /** Where the gateway logs (default: winston on stderr, per the config's logLevel/logFormat). */
+  readonly logger?: Logger;
 }
 
 export interface Serving {
@@ -30,10 +34,17 @@ export function parseListen(listen: string | undefined): { host: string; port: n
   return { host: match[1] || '127.0.0.1', port };
 }
 
-/** Re-read the file a short moment after it stops changing (editors write in several steps). */
+/**
+ * Re-read the file a short moment after it stops changing (editors write in several steps).
+ * Watches the directory, not the file: a watch on the file follows its inode, so after an atomic
+ * replace (write a temporary file, rename it over: vim, sed -i, most deploy tools) every later
+ * change would go unseen.
+ */
 function watchFile(path: string, onChange: () => void): FSWatcher {
   let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(path, () => {
+  const name = basename(path);
+  const watcher = watch(dirname(path), (_event, filename) => {
+    if (filename !== null && filename !== name) return;
     clearTimeout(timer);
     timer = setTimeout(onChange, 200);
   });
@@ -43,7 +54,7 @@ function watchFile(path: string, onChange: () => void): FSWatcher {
 
 export async function serve(options: ServeOptions): Promise<Serving> {
   const { host, port } = parseListen(options.listen);
-  const gateway = await createGateway({ configPath: options.configPath });
+  const gateway = await createGateway({ configPath: options.configPath, ...(options.logger ? { logger: options.logger } : {}) });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -60,7 +71,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   let watcher: FSWatcher | undefined;
   if (options.watchConfig) {
     let reloading = Promise.resolve();
-    watcher = watchFile(options.configPath, () => {
+    watcher = watchFile(resolve(options.configPath), () => {
       reloading = reloading.then(async () => {
         try {
           await gateway.reload();
