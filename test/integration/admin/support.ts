@@ -13,7 +13,8 @@ import { stringify } from 'yaml';
 import { createGateway, type Gateway, type GatewayOptions } from '../../../lib/gateway/create-gateway.js';
 import { silentLogger } from '../../../lib/logger.js';
 import { fakeCommand } from '../../helpers/fake-upstream.js';
-import { assertNoChildren, freePort, pollUntil } from '../../helpers/wait.js';
+import { createServer } from 'node:net';
+import { assertNoChildren, pollUntil } from '../../helpers/wait.js';
 
 /** A vLLM-style fake with sleep mode and short delays. */
 export function vllmCmd(model: string, extra: readonly string[] = []): string {
@@ -36,13 +37,35 @@ export function threeModels(): Record<string, Record<string, unknown>> {
 
 const tempDirs: string[] = [];
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A `startPort` whose next `count` ports are free, below the kernel's ephemeral range (32768+):
+ * siesta hands out startPort, startPort+1, ...; next to a port from `listen(0)` those could be
+ * taken at any moment by an outgoing connection, and a fake that cannot bind fails to start.
+ */
+export async function freeStartPort(count: number): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 10_000);
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => portFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+}
+
 export async function configYaml(models: Record<string, Record<string, unknown>>, global: Record<string, unknown> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'siesta-admin-'));
   tempDirs.push(dir);
   return stringify({
     healthCheckTimeout: 15,
     logLevel: 'error',
-    startPort: await freePort(),
+    startPort: await freeStartPort(Object.keys(models).length),
     stateDir: join(dir, 'state'),
     pluginDir: join(dir, 'plugins'),
     // Every model may run at once unless a test says otherwise.
