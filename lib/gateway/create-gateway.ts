@@ -2,7 +2,7 @@
  * `createGateway(options)`: build siesta as an Express router plus `start()` / `close()`, without
  * listening. The CLI mounts it at `/` and listens; an existing app can mount it under any prefix.
  */
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { GatewayConfig, LoadedConfig } from '../config/types.js';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
@@ -139,13 +139,18 @@ interface Built {
   readonly router: Router;
 }
 
-/** What outlives a config reload: the live feed (and the open streams it tracks) and the metrics registry. */
-interface Observability {
+/**
+ * What outlives a config reload: the live feed (and the open streams it tracks), the metrics
+ * registry, and the per-model request counts of the concurrency limit (a reload must not reset
+ * them while requests are in progress).
+ */
+interface Lasting {
   readonly feed: LiveFeed;
   readonly metrics: Metrics;
+  readonly concurrencyLimit: RequestHandler;
 }
 
-function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, options: GatewayOptions, observability: Observability, adopt?: ReadonlyMap<string, ModelProcess>): Built {
+function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, options: GatewayOptions, lasting: Lasting, adopt?: ReadonlyMap<string, ModelProcess>): Built {
   const { config } = loaded;
   const manager = new ModelManager({
     config,
@@ -160,11 +165,11 @@ function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, optio
   const router = express.Router();
   const readBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
   const resolveModel = createResolveModelMiddleware({ models: manager });
-  const concurrencyLimit = createConcurrencyLimitMiddleware();
+  const { concurrencyLimit } = lasting;
   const makeReady = createMakeReadyMiddleware({ models: manager, ...(options.loadingTickMs ? { tickMs: options.loadingTickMs } : {}) });
   const proxy = createModelProxyMiddleware();
   const auth = createAuthMiddleware({ keys: config.apiKeys });
-  const { feed, metrics } = observability;
+  const { feed, metrics } = lasting;
   // The admin API, the logs and the status page have their own keys (adminKeys, else apiKeys), so
   // they sit before the API-key check; without any key they are open to loopback clients only.
   const adminAuth = createAdminAuthMiddleware({ adminKeys: config.adminKeys, apiKeys: config.apiKeys });
@@ -216,13 +221,14 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     ? teeLogger(options.logger, gatewayLogs)
     : createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat, onLine: (line) => gatewayLogs.push(GATEWAY_SOURCE, line) });
   for (const warning of loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
-  const observability: Observability = {
+  const lasting: Lasting = {
     feed: new LiveFeed(gatewayLogs),
     metrics: new Metrics({ defaultMetrics: options.defaultMetrics ?? true }),
+    concurrencyLimit: createConcurrencyLimitMiddleware(),
   };
-  let current = build(loaded, plugins, log, options, observability);
-  observability.feed.attach(current.manager);
-  observability.metrics.attach(current.manager);
+  let current = build(loaded, plugins, log, options, lasting);
+  lasting.feed.attach(current.manager);
+  lasting.metrics.attach(current.manager);
   let started = false;
   // The router stays the same object across reloads; it delegates to the current build.
   const router = express.Router();
@@ -242,8 +248,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       return current.manager;
     },
     log,
-    feed: observability.feed,
-    metrics: observability.metrics,
+    feed: lasting.feed,
+    metrics: lasting.metrics,
     async start() {
       if (started) return;
       started = true;
@@ -262,9 +268,9 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       const keep = new Set(Object.keys(next.loaded.config.models).filter((id) => !changed.has(id)));
       const adopted = new Map(previous.manager.processes().filter((process) => keep.has(process.id)).map((process) => [process.id, process]));
       // Switch first so that no request meets a closed manager, then stop what changed.
-      current = build(next.loaded, next.plugins, log, options, observability, adopted);
-      observability.feed.attach(current.manager);
-      observability.metrics.attach(current.manager);
+      current = build(next.loaded, next.plugins, log, options, lasting, adopted);
+      lasting.feed.attach(current.manager);
+      lasting.metrics.attach(current.manager);
       await previous.manager.handOver(keep);
       log.info('configuration reloaded', { restarted: [...changed].join(',') || 'none' });
       return { changed: [...changed] };
@@ -273,8 +279,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       // Stop the models first so that open event streams see them stop, then end the streams
       // (an open stream would keep the HTTP server from closing).
       await current.manager.close();
-      observability.feed.close();
-      observability.metrics.detach();
+      lasting.feed.close();
+      lasting.metrics.detach();
     },
   };
 }
