@@ -16,6 +16,7 @@ import { resolveRecipe, type RecipeTimeouts } from '../plugins/recipes.js';
 import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
 import { gotHttpClient, pluginHttp, type HttpClient } from './http.js';
 import { nextIdleStep } from './idle-ladder.js';
+import { isPortInUse } from './port-check.js';
 import { LogRing } from './log-ring.js';
 import { removePidFile, writePidFile } from './pid-files.js';
 import { waitReady } from './readiness.js';
@@ -241,6 +242,14 @@ export class ModelProcess extends EventEmitter<Events> {
 
   async #doStart(reason: string): Promise<void> {
     this.#transition('starting', reason);
+    // With an allocated ${PORT}, a server that already answers there is not ours: its health check
+    // would pass and requests would go to a stranger. Fail clearly instead.
+    if (this.model.port !== null && (await isPortInUse(new URL(this.model.proxy).hostname, this.model.port))) {
+      const message = `port ${this.model.port} is already in use by another process (change startPort or stop that process)`;
+      this.logs.push('siesta', message);
+      this.#transition('stopped', 'port in use');
+      throw new GatewayError('start_failed', `model ${this.id} could not be started: ${message}`);
+    }
     const env = { ...this.plugin.defaults?.env, ...this.model.env };
     let child: ChildHandle;
     try {
