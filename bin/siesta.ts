@@ -2,7 +2,7 @@
  * The siesta command line. Subcommands are a small table so the serving mode can be added
  * alongside `check` without touching the others.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatIssue } from '../lib/config/index.js';
 import { loadGatewayConfig } from '../lib/gateway/load-config.js';
 import { recipeName } from '../lib/plugins/recipes.js';
@@ -34,16 +34,22 @@ export interface Io {
 
 type Command = (args: readonly string[], io: Io) => Promise<number>;
 
-async function checkCommand(args: readonly string[], io: Io): Promise<number> {
-  let values: { config?: string | undefined; help?: boolean | undefined };
+type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parse a command's options; `--help` and `--config` are common to every command. Returns the
+ * values, or the exit code when the command should stop here (help shown, or bad usage reported).
+ */
+function parseCommand(command: string, args: readonly string[], options: OptionSpec, io: Io): Record<string, string | boolean | undefined> | number {
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: [...args],
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: { ...options, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }));
   } catch (error) {
-    io.err(`siesta check: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`${command}: ${error instanceof Error ? error.message : String(error)}`);
     io.err(USAGE);
     return EXIT_USAGE;
   }
@@ -51,77 +57,60 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
     io.out(USAGE);
     return EXIT_OK;
   }
-  if (values.config === undefined) {
-    io.err('siesta check: --config FILE is required');
+  if (typeof values.config !== 'string') {
+    io.err(`${command}: --config FILE is required`);
     io.err(USAGE);
     return EXIT_USAGE;
   }
+  return values as Record<string, string | boolean | undefined>;
+}
+
+/** Print a configuration or plugin problem with every issue listed; other errors are not ours to report. */
+function reportLoadError(error: unknown, configPath: string, io: Io): number | undefined {
+  if (error instanceof PluginLoadError) {
+    io.err(error.message);
+    return EXIT_USAGE;
+  }
+  if (!(error instanceof ConfigError)) return undefined;
+  const count = error.issues.length === 1 ? '1 problem' : `${error.issues.length} problems`;
+  io.err(`${error.configPath ?? configPath}: ${count}`);
+  for (const found of error.issues) io.err(`  ${formatIssue(found)}`);
+  return EXIT_USAGE;
+}
+
+async function checkCommand(args: readonly string[], io: Io): Promise<number> {
+  const values = parseCommand('siesta check', args, {}, io);
+  if (typeof values === 'number') return values;
+  const configPath = values.config as string;
   try {
-    const loaded = await loadGatewayConfig({ configPath: values.config });
+    const loaded = await loadGatewayConfig({ configPath });
     const timeouts = { sleepTimeoutMs: loaded.config.sleepRequestTimeoutMs, wakeTimeoutMs: loaded.config.wakeRequestTimeoutMs };
     for (const line of warningLines(loaded)) io.err(line);
     for (const line of checkLines(loaded, { recipeName: (model) => recipeName(model, loaded.plugins.get(model.backend), timeouts) })) io.out(line);
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof PluginLoadError) {
-      io.err(error.message);
-      return EXIT_USAGE;
-    }
-    if (!(error instanceof ConfigError)) throw error;
-    const count = error.issues.length === 1 ? '1 problem' : `${error.issues.length} problems`;
-    io.err(`${error.configPath ?? values.config}: ${count}`);
-    for (const found of error.issues) io.err(`  ${formatIssue(found)}`);
-    return EXIT_USAGE;
+    const code = reportLoadError(error, configPath, io);
+    if (code === undefined) throw error;
+    return code;
   }
 }
 
 async function serveCommand(args: readonly string[], io: Io): Promise<number> {
-  let values: { config?: string | undefined; listen?: string | undefined; 'watch-config'?: boolean | undefined; help?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        config: { type: 'string', short: 'c' },
-        listen: { type: 'string', short: 'l' },
-        'watch-config': { type: 'boolean', short: 'w' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    io.err(`siesta: ${error instanceof Error ? error.message : String(error)}`);
-    io.err(USAGE);
-    return EXIT_USAGE;
-  }
-  if (values.help === true) {
-    io.out(USAGE);
-    return EXIT_OK;
-  }
-  if (values.config === undefined) {
-    io.err('siesta: --config FILE is required');
-    io.err(USAGE);
-    return EXIT_USAGE;
-  }
+  const values = parseCommand('siesta', args, { listen: { type: 'string', short: 'l' }, 'watch-config': { type: 'boolean', short: 'w' } }, io);
+  if (typeof values === 'number') return values;
+  const configPath = values.config as string;
   try {
     const serving = await serve({
-      configPath: values.config,
-      ...(values.listen !== undefined ? { listen: values.listen } : {}),
+      configPath,
+      ...(typeof values.listen === 'string' ? { listen: values.listen } : {}),
       watchConfig: values['watch-config'] === true,
     });
     stopOnSignals(serving);
     io.err(`siesta: serving ${Object.keys(serving.gateway.config.models).length} models on ${serving.url} (status page: ${serving.url}/)`);
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      const count = error.issues.length === 1 ? '1 problem' : `${error.issues.length} problems`;
-      io.err(`${error.configPath ?? values.config}: ${count}`);
-      for (const found of error.issues) io.err(`  ${formatIssue(found)}`);
-      return EXIT_USAGE;
-    }
-    if (error instanceof PluginLoadError) {
-      io.err(error.message);
-      return EXIT_USAGE;
-    }
+    const code = reportLoadError(error, configPath, io);
+    if (code !== undefined) return code;
     io.err(`siesta: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_FAILURE;
   }
