@@ -451,6 +451,11 @@ export class ModelProcess extends EventEmitter<Events> {
   #lease(): Lease {
     this.#inFlight++;
     this.#cancelIdleTimer();
+    if (this.#selfAsleep === true) {
+      // A backend that sleeps by itself wakes on this request (llama-server reloads before answering).
+      this.#selfAsleep = false;
+      this.emit('self-sleep', { model: this.id, asleep: false });
+    }
     let released = false;
     return {
       release: () => {
