@@ -175,6 +175,8 @@ function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, optio
   const adminAuth = createAdminAuthMiddleware({ adminKeys: config.adminKeys, apiKeys: config.apiKeys });
 
   router.use(createRequestLogMiddleware({ log, onDone: (entry) => metrics.observeRequest(entry) }));
+  // The hot path first, so model requests do not walk the admin, logs and static layers.
+  router.post([...MODEL_ROUTES], auth, readBody, resolveModel, concurrencyLimit, makeReady, proxy);
   router.get('/health', function healthHandler(_req, res) {
     res.type('text/plain').send('OK');
   });
@@ -185,7 +187,6 @@ function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, optio
   router.use(auth);
   // Under the API keys, not the admin keys: Prometheus scrapes it like any API client.
   router.get('/metrics', createMetricsHandler({ metrics }));
-  router.post([...MODEL_ROUTES], readBody, resolveModel, concurrencyLimit, makeReady, proxy);
   router.get(['/v1/models', '/models'], listModels(manager, config));
   router.get('/running', function runningHandler(_req, res) {
     const running = manager.processes().filter((process) => process.state !== 'stopped' && process.state !== 'shutdown');

@@ -288,6 +288,10 @@ export class ModelProcess extends EventEmitter<Events> {
           deadlineMs: this.model.healthCheckTimeoutMs,
           http: this.#http,
           abandon: Promise.race([exitReason, this.#aborted]),
+          onActivity: (poke) => {
+            this.logs.on('line', poke);
+            return () => this.logs.off('line', poke);
+          },
         });
     if (!result.ready) {
       await this.#killChild();

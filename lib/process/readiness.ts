@@ -1,11 +1,13 @@
 /**
  * Adaptive readiness polling: the first poll comes almost at once and the interval backs off to a
- * ceiling, so a model that is ready after 3.2 s is seen at ~3.2 s, not at the next whole second.
+ * ceiling (100 ms), so a model that is ready after 3.2 s is seen at ~3.2 s, not at the next whole
+ * second. Servers print a line when they start listening, so any output from the child also cuts
+ * the current wait short: the moment of readiness is usually seen within a millisecond or two.
  */
 import type { HttpClient } from './http.js';
 
 /** The delays between polls: pure, so the schedule can be asserted exactly. */
-export function pollDelays(firstMs = 5, factor = 1.5, maxMs = 250): () => number {
+export function pollDelays(firstMs = 5, factor = 1.5, maxMs = 100): () => number {
   let next = firstMs;
   return () => {
     const current = next;
@@ -22,32 +24,47 @@ export interface ReadinessOptions {
   readonly abandon: Promise<string>;
   readonly firstDelayMs?: number;
   readonly maxDelayMs?: number;
+  /** Registers a callback to call when the child shows activity (a log line); returns an unsubscribe. */
+  readonly onActivity?: (poke: () => void) => () => void;
 }
 
 export type ReadinessResult = { ready: true; polls: number } | { ready: false; reason: string; polls: number };
 
 export async function waitReady(options: ReadinessOptions): Promise<ReadinessResult> {
   const started = performance.now();
-  const delays = pollDelays(options.firstDelayMs ?? 5, 1.5, options.maxDelayMs ?? 250);
+  const elapsed = (): number => performance.now() - started;
+  const delays = pollDelays(options.firstDelayMs ?? 5, 1.5, options.maxDelayMs ?? 100);
   let abandoned: string | null = null;
   void options.abandon.then((reason) => {
     abandoned = reason;
   });
+  let cutWaitShort: (() => void) | undefined;
+  const unsubscribe = options.onActivity?.(() => cutWaitShort?.());
   let polls = 0;
   let lastStatus = 'no answer yet';
-  for (;;) {
-    const remaining = options.deadlineMs - (performance.now() - started);
-    if (abandoned !== null) return { ready: false, reason: abandoned, polls };
-    if (remaining <= 0) return { ready: false, reason: `not ready after ${Math.round(options.deadlineMs / 1000)}s (last check: ${lastStatus})`, polls };
-    polls++;
-    try {
-      const result = await options.http.request({ url: options.url, timeoutMs: Math.max(50, Math.min(remaining, 5000)) });
-      if (result.status === 200) return { ready: true, polls };
-      lastStatus = `HTTP ${result.status}`;
-    } catch (error) {
-      lastStatus = (error as { code?: string }).code ?? (error as Error).message;
+  try {
+    for (;;) {
+      const remaining = options.deadlineMs - elapsed();
+      if (abandoned !== null) return { ready: false, reason: abandoned, polls };
+      if (remaining <= 0) return { ready: false, reason: `not ready after ${Math.round(options.deadlineMs / 1000)}s (last check: ${lastStatus})`, polls };
+      polls++;
+      try {
+        const result = await options.http.request({ url: options.url, timeoutMs: Math.max(50, Math.min(remaining, 5000)) });
+        if (result.status === 200) return { ready: true, polls };
+        lastStatus = `HTTP ${result.status}`;
+      } catch (error) {
+        lastStatus = (error as { code?: string }).code ?? (error as Error).message;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const pause = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.min(delays(), Math.max(0, options.deadlineMs - elapsed())));
+        cutWaitShort = resolve;
+      });
+      await Promise.race([pause, options.abandon]);
+      clearTimeout(timer);
+      cutWaitShort = undefined;
     }
-    const delayMs = Math.min(delays(), Math.max(0, options.deadlineMs - (performance.now() - started)));
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, delayMs)), options.abandon]);
+  } finally {
+    unsubscribe?.();
   }
 }

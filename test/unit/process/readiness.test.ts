@@ -24,8 +24,8 @@ const never = new Promise<string>(() => undefined);
 
 describe('readiness polling', function () {
   describe('pollDelays', function () {
-    it('starts at 5 ms and backs off by 1.5 (rounded up) to a 250 ms ceiling', function () {
-      expect(take(pollDelays(), 13)).to.deep.equal([5, 8, 12, 18, 27, 41, 62, 93, 140, 210, 250, 250, 250]);
+    it('starts at 5 ms and backs off by 1.5 (rounded up) to a 100 ms ceiling', function () {
+      expect(take(pollDelays(), 11)).to.deep.equal([5, 8, 12, 18, 27, 41, 62, 93, 100, 100, 100]);
     });
 
     it('honours the first delay, factor and ceiling', function () {
@@ -62,6 +62,34 @@ describe('readiness polling', function () {
     it('names a connection error code as the last check', async function () {
       const result = await waitReady({ url: 'http://x/health', deadlineMs: 40, http: scripted(['ECONNREFUSED']), abandon: never });
       expect(result.ready === false && result.reason).to.include('last check: ECONNREFUSED');
+    });
+
+    it('polls again at once when the child shows activity (a log line), not at the end of the pause', async function () {
+      const http = scripted(['ECONNREFUSED', 200]);
+      let poke: (() => void) | undefined;
+      let unsubscribed = false;
+      const originalRequest = http.request.bind(http);
+      http.request = async (request) => {
+        const answer = originalRequest(request);
+        // After the first answer, waitReady pauses for 60 s: only the activity poke can end it in time.
+        if (http.calls.length === 1) setImmediate(() => poke?.());
+        return answer;
+      };
+      const result = await waitReady({
+        url: 'http://x/health',
+        deadlineMs: 120_000,
+        firstDelayMs: 60_000,
+        http,
+        abandon: never,
+        onActivity: (callback) => {
+          poke = callback;
+          return () => {
+            unsubscribed = true;
+          };
+        },
+      });
+      expect(result).to.deep.equal({ ready: true, polls: 2 });
+      expect(unsubscribed).to.equal(true);
     });
 
     it('stops waiting with the abandon reason (e.g. the process exited)', async function () {
