@@ -14,7 +14,7 @@ import { GatewayError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { resolveRecipe, type RecipeTimeouts } from '../plugins/recipes.js';
 import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
-import { gotHttpClient, pluginHttp, type HttpClient } from './http.js';
+import { nodeHttpClient, pluginHttp, type HttpClient } from './http.js';
 import { nextIdleStep } from './idle-ladder.js';
 import { isPortInUse } from './port-check.js';
 import { LogRing } from './log-ring.js';
@@ -95,7 +95,7 @@ export class ModelProcess extends EventEmitter<Events> {
     this.plugin = options.plugin;
     this.#timeouts = options.timeouts;
     this.#spawner = options.spawner ?? realSpawner;
-    this.#http = options.http ?? gotHttpClient;
+    this.#http = options.http ?? nodeHttpClient;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLogger;
     this.#stateDir = options.stateDir ?? null;
