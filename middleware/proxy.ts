@@ -12,6 +12,7 @@
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../lib/errors.js';
+import { sendError } from './error-handler.js';
 import { requestContext } from '../lib/gateway/types.js';
 
 /**
@@ -33,17 +34,6 @@ export function forwardHeaders(headers: IncomingHttpHeaders, hop: ReadonlySet<st
 
 function upstreamError(error: Error, target: string): GatewayError {
   return new GatewayError('upstream_failed', `The model server at ${target} failed: ${error.message}`, { cause: error });
-}
-
-/** Report an upstream failure: JSON when nothing was sent yet; else an SSE error event, or a cut connection. */
-function sendUpstreamError(res: Response, error: GatewayError): void {
-  if (res.headersSent) {
-    // Never write a second header into a response under way.
-    if (String(res.getHeader('content-type') ?? '').includes('text/event-stream') && !res.writableEnded) res.end(`data: ${JSON.stringify(error.toJSON())}\n\n`);
-    else res.destroy();
-    return;
-  }
-  res.status(error.status).json(error.toJSON());
 }
 
 export interface ProxyOptions {
@@ -68,7 +58,7 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
         upstreamRes.once('close', () => {
           // The server died mid-body (crash, OOM kill): end the client's response instead of leaving it open.
           if (!upstreamRes.complete && !res.writableEnded && !res.destroyed) {
-            sendUpstreamError(res, upstreamError(new Error('the connection closed before the response was complete'), target));
+            sendError(res, upstreamError(new Error('the connection closed before the response was complete'), target));
           }
           resolve();
         });
@@ -80,7 +70,7 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
             upstreamRes.setEncoding('utf8').on('data', (chunk: string) => {
               if (text.length < 2000) text += chunk;
             });
-            upstreamRes.once('end', () => sendUpstreamError(res, new GatewayError('upstream_failed', `The model server answered HTTP ${status}: ${text.slice(0, 500)}`)));
+            upstreamRes.once('end', () => sendError(res, new GatewayError('upstream_failed', `The model server answered HTTP ${status}: ${text.slice(0, 500)}`)));
             return;
           }
         } else {
@@ -90,7 +80,7 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
         upstreamRes.pipe(res);
       });
       upstream.once('error', (error) => {
-        sendUpstreamError(res, upstreamError(error, target));
+        sendError(res, upstreamError(error, target));
         resolve();
       });
       res.once('close', () => {
