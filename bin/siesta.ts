@@ -2,6 +2,7 @@
  * The siesta command line. Subcommands are a small table so the serving mode can be added
  * alongside `check` without touching the others.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatIssue } from '../lib/config/index.js';
 import { loadGatewayConfig } from '../lib/gateway/load-config.js';
@@ -19,6 +20,7 @@ export const USAGE = `Usage:
   siesta --config FILE [--listen HOST:PORT] [--watch-config]
                                serve the models in FILE (default listen 127.0.0.1:8080)
   siesta check --config FILE   validate FILE and print one line per model
+  siesta --version             print the version
   siesta --help                show this help
 
 Options:
@@ -123,6 +125,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
+  if (first === '--version' || first === '-v' || first === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    io.out(`siesta ${pkg.version}`);
+    return EXIT_OK;
+  }
   if (first === '--help' || first === '-h' || first === 'help') {
     io.out(USAGE);
     return EXIT_OK;

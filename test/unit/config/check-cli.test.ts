@@ -110,5 +110,11 @@ describe('siesta check', () => {
       expect(run.code).to.equal(0);
       expect(run.stdout).to.contain('siesta check --config FILE');
     });
+
+    it('--version prints the package version and exits 0', async () => {
+      const run = await siesta('--version');
+      expect(run.code).to.equal(0);
+      expect(run.stdout.trim()).to.match(/^siesta \d+\.\d+\.\d+$/);
+    });
   });
 });
