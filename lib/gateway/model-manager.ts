@@ -4,6 +4,7 @@
  * into scheduler events. It is the `ModelGate` the request chain uses.
  */
 import { EventEmitter } from 'node:events';
+import { DEFAULTS } from '../config/index.js';
 import type { GatewayConfig, ModelConfig } from '../config/types.js';
 import type { Clock } from '../clock.js';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -41,6 +42,17 @@ export function changedModels(before: GatewayConfig, after: GatewayConfig): Set<
     if (JSON.stringify(before.models[id]) !== JSON.stringify(after.models[id])) changed.add(id);
   }
   return changed;
+}
+
+/**
+ * The grace between SIGTERM and SIGKILL for a child left by an earlier gateway: the model's
+ * unloadTimeoutMs, or for a model no longer configured the largest one configured (the default
+ * when there is none).
+ */
+export function leftoverGraceMs(config: GatewayConfig): (model: string) => number {
+  const configuredMs = Object.values(config.models).map((model) => model.unloadTimeoutMs);
+  const largestMs = configuredMs.length > 0 ? Math.max(...configuredMs) : DEFAULTS.unloadTimeoutMs;
+  return (model) => (Object.hasOwn(config.models, model) ? config.models[model]!.unloadTimeoutMs : largestMs);
 }
 
 interface Waiter {
@@ -138,7 +150,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
 
   /** Stop children left by a gateway that died, then preload the configured models. */
   async start(): Promise<void> {
-    const reaped = await reapLeftovers(this.config.stateDir, this.config.models[Object.keys(this.config.models)[0] ?? '']?.unloadTimeoutMs ?? 10_000);
+    const reaped = await reapLeftovers(this.config.stateDir, leftoverGraceMs(this.config));
     for (const record of reaped) this.#log.warn('stopped a model left running by an earlier gateway', { model: record.model, pid: record.pid });
     for (const id of this.config.preload) {
       this.load(id).catch((error: unknown) => this.#log.error('preload failed', { model: id, error: (error as Error).message }));

@@ -75,18 +75,19 @@ function groupAlive(pid: number): boolean {
 
 /**
  * Stop the children recorded by a previous gateway: SIGTERM to each group whose leader still runs
- * the recorded command, SIGKILL after `graceMs`. Returns the records that were reaped.
+ * the recorded command, SIGKILL after `graceMsFor(record.model)`. Returns the records that were reaped.
  */
-export async function reapLeftovers(stateDir: string, graceMs: number): Promise<PidRecord[]> {
+export async function reapLeftovers(stateDir: string, graceMsFor: (model: string) => number): Promise<PidRecord[]> {
   const reaped: PidRecord[] = [];
   for (const record of await readPidFiles(stateDir)) {
-    if (record.gatewayPid !== process.pid && stillRunsRecordedCommand(record)) {
+    if (record.gatewayPid === process.pid) continue;
+    if (stillRunsRecordedCommand(record)) {
       try {
         process.kill(-record.pid, 'SIGTERM');
       } catch {
         // already gone
       }
-      const deadline = performance.now() + graceMs;
+      const deadline = performance.now() + graceMsFor(record.model);
       while (groupAlive(record.pid) && performance.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -99,7 +100,7 @@ export async function reapLeftovers(stateDir: string, graceMs: number): Promise<
       }
       reaped.push(record);
     }
-    if (record.gatewayPid !== process.pid) await removePidFile(stateDir, record.model);
+    await removePidFile(stateDir, record.model);
   }
   return reaped;
 }

@@ -126,7 +126,7 @@ describe('model process lifecycle with a real fake upstream', function () {
     await writePidFile(stateDir, record);
     // A pid file from this very gateway is not touched.
     await writePidFile(stateDir, { ...record, model: 'mine', gatewayPid: process.pid });
-    const reaped = await reapLeftovers(stateDir, 200);
+    const reaped = await reapLeftovers(stateDir, () => 200);
     expect(reaped).to.deep.equal([record]);
     await pollUntil(() => !isAlive(pid), { what: 'leftover to be gone' });
     expect(await readdir(stateDir)).to.deep.equal(['mine.pid.json']);
@@ -140,7 +140,7 @@ describe('model process lifecycle with a real fake upstream', function () {
     try {
       await pollUntil(() => fetch(`http://127.0.0.1:${port}/health`).then((response) => response.ok), { timeoutMs: 15_000, what: 'process to listen' });
       await writePidFile(stateDir, { model: 'reused', pid, argv: [argv[0]!, '/some/other/server.py', '--port', '1'], gatewayPid: 999_999_999, startedAt: new Date().toISOString() });
-      expect(await reapLeftovers(stateDir, 200)).to.deep.equal([]);
+      expect(await reapLeftovers(stateDir, () => 200)).to.deep.equal([]);
       expect(isAlive(pid)).to.equal(true);
       expect(await complete({ proxy: `http://127.0.0.1:${port}`, id: 'fake-model' } as Parameters<typeof complete>[0])).to.equal(200);
       expect(await readdir(stateDir)).to.deep.equal([]);
