@@ -11,7 +11,7 @@
  */
 import type { RequestHandler } from 'express';
 import { GatewayError } from '../lib/errors.js';
-import { keyMatches, presentedKey } from './auth.js';
+import { acceptsKey, presentedKey } from './auth.js';
 
 export interface AdminAuthOptions {
   readonly adminKeys: readonly string[];
@@ -30,7 +30,7 @@ export function isLoopback(address: string | undefined): boolean {
 /** The access rule, pure so it is tested as a table. */
 export function adminAccess(keys: readonly string[], presented: string | undefined, remoteAddress: string | undefined): AdminAccess {
   if (keys.length === 0) return isLoopback(remoteAddress) ? 'allow' : 'remote';
-  return presented !== undefined && keys.some((key) => keyMatches(presented, key)) ? 'allow' : 'unauthorized';
+  return acceptsKey(keys, presented) ? 'allow' : 'unauthorized';
 }
 
 export const ADMIN_CHALLENGE = 'Basic realm="siesta admin", charset="UTF-8"';

@@ -30,12 +30,16 @@ export function keyMatches(presented: string, key: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Whether `presented` is one of `keys` (each compared in constant time). */
+export function acceptsKey(keys: readonly string[], presented: string | undefined): boolean {
+  return presented !== undefined && keys.some((key) => keyMatches(presented, key));
+}
+
 export function createAuthMiddleware(options: Readonly<AuthOptions>): RequestHandler {
   const keys = [...options.keys];
   return function authMiddleware(req, _res, next) {
     if (keys.length === 0) return next();
-    const key = presentedKey(req);
-    if (key !== undefined && keys.some((candidate) => keyMatches(key, candidate))) return next();
+    if (acceptsKey(keys, presentedKey(req))) return next();
     next(new GatewayError('unauthorized'));
   };
 }
