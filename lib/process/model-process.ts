@@ -414,17 +414,23 @@ export class ModelProcess extends EventEmitter<Events> {
     if (!child) return;
     this.#exitExpected = true;
     const graceMs = this.model.unloadTimeoutMs;
-    const exited = (ms: number): Promise<boolean> =>
-      Promise.race([child.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, ms, false).unref())]);
     if (this.model.cmdStop) {
       const argv = this.model.cmdStop.map((arg) => arg.replaceAll('${PID}', String(child.pid)));
       const code = await this.#spawner.run(argv, { ...this.plugin.defaults?.env, ...this.model.env });
-      if (code !== 0) this.#log.warn('cmdStop failed, sending SIGTERM', { model: this.id, code });
-      if (code !== 0) this.#spawner.signalGroup(child.pid, 'SIGTERM');
+      if (code !== 0) {
+        this.#log.warn('cmdStop failed, sending SIGTERM', { model: this.id, code });
+        this.#spawner.signalGroup(child.pid, 'SIGTERM');
+      }
     } else {
       this.#spawner.signalGroup(child.pid, 'SIGTERM');
     }
-    if (!(await exited(graceMs))) {
+    let graceTimer: NodeJS.Timeout | undefined;
+    const exitedInTime = await Promise.race([
+      child.exited.then(() => true),
+      new Promise<boolean>((resolve) => (graceTimer = setTimeout(resolve, graceMs, false))),
+    ]);
+    clearTimeout(graceTimer);
+    if (!exitedInTime) {
       this.#log.warn('model did not stop in time, killing', { model: this.id, pid: child.pid, graceMs });
       this.logs.push('siesta', `no exit ${graceMs} ms after SIGTERM: SIGKILL`);
     }
