@@ -15,7 +15,7 @@ import { BoundedStream, DEFAULT_MAX_BUFFERED_BYTES } from '../lib/bounded-stream
 import { GatewayError } from '../lib/errors.js';
 import type { LiveFeed } from '../lib/gateway/live-feed.js';
 import type { ModelManager } from '../lib/gateway/model-manager.js';
-import { MODEL_ACTIONS, modelViews, type LogEntry, type ModelAction, type ModelView } from '../lib/gateway/model-view.js';
+import { findModelView, MODEL_ACTIONS, modelViews, type LogEntry, type ModelAction, type ModelView } from '../lib/gateway/model-view.js';
 import type { Logger } from '../lib/logger.js';
 import type { StateChange } from '../lib/process/states.js';
 
@@ -58,10 +58,6 @@ function findModel(manager: ModelManager, name: string): string {
   const model = manager.resolve(name);
   if (!model) throw new GatewayError('model_not_found', `Model "${name}" is not configured`);
   return model.id;
-}
-
-function viewOf(manager: ModelManager, id: string): ModelView | null {
-  return modelViews(manager).find((view) => view.id === id) ?? null;
 }
 
 function sleepLevel(req: Request): number | undefined {
@@ -125,7 +121,7 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
     // requests, which moves queue lengths and last use): look again once that has run.
     let refreshSoon: NodeJS.Immediate | null = null;
     const onState = (change: StateChange): void => {
-      const view = feed.views().find((candidate) => candidate.id === change.model) ?? null;
+      const view = feed.view(change.model);
       if (view) sent.set(view.id, JSON.stringify(view));
       const data: StateEvent = { change, model: view };
       send('state', data);
@@ -136,7 +132,7 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
     };
     const onLog = (entry: LogEntry): void => void send('log', entry);
     const onChanged = (id: string): void => {
-      const view = feed.views().find((candidate) => candidate.id === id);
+      const view = feed.view(id);
       if (view) sendView(view);
     };
     const onReset = (): void => sendSnapshot();
@@ -185,7 +181,7 @@ export function createAdminApi(options: Readonly<AdminApiOptions>): Router {
   });
 
   router.get('/models/:id', function modelHandler(req, res) {
-    res.json(viewOf(manager, findModel(manager, req.params['id'] ?? '')));
+    res.json(findModelView(manager, findModel(manager, req.params['id'] ?? '')));
   });
 
   router.post('/models/unload', async function unloadAllHandler(_req, res) {
@@ -200,7 +196,7 @@ export function createAdminApi(options: Readonly<AdminApiOptions>): Router {
     }
     const id = findModel(manager, req.params['id'] ?? '');
     const result = await perform(manager, id, action as ModelAction, req);
-    res.json({ model: viewOf(manager, id), action, result });
+    res.json({ model: findModelView(manager, id), action, result });
   });
 
   router.get('/events', createEventStreamHandler(feed, options));

@@ -12,7 +12,7 @@ import type { BoundedStream } from '../bounded-stream.js';
 import type { LogLine, LogRing } from '../process/log-ring.js';
 import type { StateChange } from '../process/states.js';
 import type { ModelManager } from './model-manager.js';
-import { logEntry, modelViews, type LogEntry, type ModelView } from './model-view.js';
+import { findModelView, logEntry, modelViews, type LogEntry, type ModelView } from './model-view.js';
 
 type FeedEvents = {
   state: [StateChange];
@@ -78,6 +78,11 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
 
   views(): ModelView[] {
     return modelViews(this.manager);
+  }
+
+  /** The view of one model by id, or null. */
+  view(id: string): ModelView | null {
+    return findModelView(this.manager, id);
   }
 
   /** Whether `id` names a configured model (id or alias); returns its id. */

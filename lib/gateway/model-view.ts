@@ -98,9 +98,20 @@ export interface ViewSource {
   snapshot(): { readonly models: readonly ModelSnapshot[] };
 }
 
+function recipeTimeouts(source: ViewSource): RecipeTimeouts {
+  return { sleepTimeoutMs: source.config.sleepRequestTimeoutMs, wakeTimeoutMs: source.config.wakeRequestTimeoutMs };
+}
+
 /** Views of every model, in configuration order. */
 export function modelViews(source: ViewSource): ModelView[] {
   const scheduled = new Map(source.snapshot().models.map((entry) => [entry.id, entry]));
-  const timeouts = { sleepTimeoutMs: source.config.sleepRequestTimeoutMs, wakeTimeoutMs: source.config.wakeRequestTimeoutMs };
+  const timeouts = recipeTimeouts(source);
   return source.processes().map((process) => modelView(process, scheduled.get(process.id), timeouts));
+}
+
+/** The view of the model with id `id` (not an alias), or null; builds only that one view. */
+export function findModelView(source: ViewSource, id: string): ModelView | null {
+  const process = source.processes().find((candidate) => candidate.id === id);
+  if (!process) return null;
+  return modelView(process, source.snapshot().models.find((entry) => entry.id === id), recipeTimeouts(source));
 }
