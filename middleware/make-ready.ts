@@ -4,8 +4,9 @@
  * at once as SSE and shows progress in `choices[0].delta.reasoning_content` (llama-swap's
  * `sendLoadingState`); the proxy then continues with the upstream's own stream in the same response.
  */
-import type { Request, RequestHandler, Response } from 'express';
-import { requestContext, type LoadProgress, type ModelGate } from '../lib/gateway/types.js';
+import type { Request, RequestHandler } from 'express';
+import { requestContext, type LoadProgress, type ModelGate, type RequestContext } from '../lib/gateway/types.js';
+import type { ModelState } from '../lib/process/states.js';
 
 export interface MakeReadyOptions {
   readonly models: ModelGate;
@@ -51,9 +52,8 @@ function sseChunk(model: string, text: string): string {
   return `data: ${JSON.stringify(chunk)}\n\n`;
 }
 
-function wantsLoadingStream(req: Request, res: Response, models: ModelGate): boolean {
-  const context = requestContext(res);
-  return context.stream && context.model.sendLoadingState && LOADING_STREAM_PATHS.test(req.path) && models.state(context.model.id) !== 'ready';
+function wantsLoadingStream(req: Request, context: RequestContext, state: ModelState): boolean {
+  return context.stream && context.model.sendLoadingState && LOADING_STREAM_PATHS.test(req.path) && state !== 'ready';
 }
 
 export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): RequestHandler {
@@ -67,7 +67,7 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
     const started = performance.now();
     let progress: LoadProgress = { state: models.state(context.model.id), position: null };
     let ticker: NodeJS.Timeout | undefined;
-    const stream = wantsLoadingStream(req, res, models);
+    const stream = wantsLoadingStream(req, context, progress.state);
     const send = (text: string): void => {
       if (!res.writableEnded && !res.destroyed) res.write(sseChunk(context.requestedName, text));
     };
