@@ -45,7 +45,7 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
   // would park the excess requests (streams hold their socket for minutes) without an answer.
   const agent = options.agent ?? new Agent({ keepAlive: true });
 
-  function forward(req: Request, res: Response): Promise<void> {
+  return function proxyMiddleware(req: Request, res: Response): Promise<void> {
     const context = requestContext(res);
     const target = context.model.proxy;
     const url = new URL(req.url, target);
@@ -88,10 +88,6 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
       });
       upstream.end(context.body);
     });
-  }
-
-  return function proxyMiddleware(req, res) {
-    return forward(req, res);
   };
 }
 

@@ -39,6 +39,11 @@ export function rewriteBody(body: Record<string, unknown>, model: ModelConfig): 
   return out;
 }
 
+/** The raw body read by express.raw, or undefined when there is none (no body, or an empty one). */
+export function rawBody(req: Request): Buffer | undefined {
+  return Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
+}
+
 function needsRewrite(model: ModelConfig): boolean {
   return model.useModelName !== null || model.filters.stripParams.length > 0 || Object.keys(model.filters.setParams).length > 0;
 }
@@ -51,7 +56,7 @@ function isJson(req: Request): boolean {
 export function createResolveModelMiddleware(options: Readonly<ResolveModelOptions>): RequestHandler {
   const { models } = options;
   return function resolveModelMiddleware(req, res, next) {
-    const raw = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
+    const raw = rawBody(req);
     let parsed: Record<string, unknown> | undefined;
     let name: unknown;
     const contentType = req.headers['content-type'] ?? '';

@@ -8,6 +8,7 @@ import type { RequestHandler } from 'express';
 import type { ModelConfig } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import { setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
+import { rawBody } from './resolve-model.js';
 
 /** Paths that change a backend's sleep or load state, for every built-in backend and llama-server's router. */
 export const LIFECYCLE_PATHS: readonly string[] = [
@@ -51,7 +52,7 @@ export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): Re
       setRequestContext(res, {
         model,
         requestedName: name,
-        body: Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined,
+        body: rawBody(req),
         stream: false,
         loadingStreamOpen: false,
       });
