@@ -320,7 +320,7 @@ export class Scheduler {
     effects.push({ type: 'grant', requestId: entry.requestId, model: entry.model.id });
   }
 
-  #rejectWhere(predicate: (entry: QueuedRequest) => boolean, code: RejectCode, message: string, effects: SchedulerEffect[]): boolean {
+  #rejectWhere(predicate: (entry: QueuedRequest) => boolean, code: RejectCode, message: string, effects: SchedulerEffect[]): void {
     const kept: QueuedRequest[] = [];
     for (const entry of this.#queue) {
       if (predicate(entry)) {
@@ -330,9 +330,7 @@ export class Scheduler {
         kept.push(entry);
       }
     }
-    const changed = kept.length !== this.#queue.length;
     this.#queue = kept;
-    return changed;
   }
 
   #plan(target: ModelRecord): Plan {
