@@ -150,7 +150,14 @@ interface Lasting {
   readonly concurrencyLimit: RequestHandler;
 }
 
-function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, options: GatewayOptions, lasting: Lasting, adopt?: ReadonlyMap<string, ModelProcess>): Built {
+function build(
+  loaded: LoadedConfig,
+  plugins: PluginRegistry,
+  log: Logger,
+  options: GatewayOptions,
+  lasting: Lasting,
+  reload?: { readonly adopt: ReadonlyMap<string, ModelProcess>; readonly startGate: Promise<unknown> },
+): Built {
   const { config } = loaded;
   const manager = new ModelManager({
     config,
@@ -159,7 +166,7 @@ function build(loaded: LoadedConfig, plugins: PluginRegistry, log: Logger, optio
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.spawner ? { spawner: options.spawner } : {}),
     ...(options.http ? { http: options.http } : {}),
-    ...(adopt ? { adopt } : {}),
+    ...(reload ? { adopt: reload.adopt, startGate: reload.startGate } : {}),
   });
 
   const router = express.Router();
@@ -268,11 +275,14 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       const previous = current;
       const keep = new Set(Object.keys(next.loaded.config.models).filter((id) => !changed.has(id)));
       const adopted = new Map(previous.manager.processes().filter((process) => keep.has(process.id)).map((process) => [process.id, process]));
-      // Switch first so that no request meets a closed manager, then stop what changed.
-      current = build(next.loaded, next.plugins, log, options, lasting, adopted);
+      // Stop what changed and switch in the same tick, so that no request meets a closed manager.
+      // A changed model's new process waits for its old one to stop before it starts: both would
+      // bind the same port.
+      const released = previous.manager.handOver(keep);
+      current = build(next.loaded, next.plugins, log, options, lasting, { adopt: adopted, startGate: released });
       lasting.feed.attach(current.manager);
       lasting.metrics.attach(current.manager);
-      await previous.manager.handOver(keep);
+      await released;
       log.info('configuration reloaded', { restarted: [...changed].join(',') || 'none' });
       return { changed: [...changed] };
     },

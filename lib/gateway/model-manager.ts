@@ -33,6 +33,8 @@ export interface ModelManagerOptions {
    * whose configuration did not change, keyed by model id.
    */
   readonly adopt?: ReadonlyMap<string, ModelProcess>;
+  /** New (not adopted) processes start only once this settles: the previous manager's stops (reload). */
+  readonly startGate?: Promise<unknown>;
 }
 
 /** Models whose resolved configuration differs between two configs (added, removed or changed). */
@@ -110,6 +112,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.spawner ? { spawner: options.spawner } : {}),
         ...(options.http ? { http: options.http } : {}),
+        ...(options.startGate ? { startGate: options.startGate } : {}),
       });
       process.on('state', (change) => this.#onState(change));
       process.on('self-sleep', (status) => this.emit('self-sleep', status));

@@ -37,6 +37,11 @@ export interface ModelProcessOptions {
   readonly logs?: LogRing;
   /** How often a backend that sleeps by itself is asked whether it sleeps (default 2 s). */
   readonly statusPollMs?: number;
+  /**
+   * The first start waits for this (config reload: the previous process of the same model is
+   * still stopping, and it holds the port the new one will bind).
+   */
+  readonly startGate?: Promise<unknown>;
 }
 
 export type ReadyAction = 'none' | 'started' | 'woke';
@@ -86,6 +91,7 @@ export class ModelProcess extends EventEmitter<Events> {
   #idleStepsDone = 0;
   #statusTimer: TimerHandle | null = null;
   readonly #abort = new AbortController();
+  #startGate: Promise<unknown> | null;
   /** Resolves when shutdown() is called, so a cold start in progress gives up at once. */
   readonly #aborted = new Promise<string>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve('the gateway is shutting down'), { once: true }));
 
@@ -100,6 +106,7 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#log = options.log ?? silentLogger;
     this.#stateDir = options.stateDir ?? null;
     this.#statusPollMs = options.statusPollMs ?? 2000;
+    this.#startGate = options.startGate ?? null;
     this.logs = options.logs ?? new LogRing();
     this.#lastUsedAt = this.#clock.now();
   }
@@ -242,6 +249,11 @@ export class ModelProcess extends EventEmitter<Events> {
 
   async #doStart(reason: string): Promise<void> {
     this.#transition('starting', reason);
+    if (this.#startGate) {
+      const gate = this.#startGate;
+      this.#startGate = null;
+      await gate.catch(() => undefined);
+    }
     // With an allocated ${PORT}, a server that already answers there is not ours: its health check
     // would pass and requests would go to a stranger. Fail clearly instead.
     if (this.model.port !== null && (await isPortInUse(new URL(this.model.proxy).hostname, this.model.port))) {
