@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { parse, stringify } from 'yaml';
-import { assertNoChildren, isAlive } from '../helpers/wait.js';
+import { assertNoChildren, isAlive, pollUntil } from '../helpers/wait.js';
 import { chat, cleanup, configYaml, genericCmd, openGateway } from './support.js';
 
 describe('e2e: config reload restarts a changed model on its port', function () {
@@ -29,6 +29,9 @@ describe('e2e: config reload restarts a changed model on its port', function () 
     const oldPid = gateway.manager.process('y').pid!;
 
     const reloading = gateway.reload({ configText: stringify(changed) });
+    // Once the new configuration serves, the old y is still stopping (it ignores SIGTERM for 1 s).
+    await pollUntil(() => gateway.config.models.y!.cmd.includes('2'), { intervalMs: 1, what: 'the new configuration to serve' });
+    expect(isAlive(oldPid), 'the old y is still stopping').to.equal(true);
     const during = await request(app).post('/v1/chat/completions').send(chat('y'));
     expect(during.status, JSON.stringify(during.body)).to.equal(200);
     expect(during.body.usage.completion_tokens).to.equal(2);
