@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { createGateway, type Gateway, type GatewayOptions } from '../../lib/gateway/create-gateway.js';
 import type { Logger } from '../../lib/logger.js';
 import { fakeCommand, type Call } from '../helpers/fake-upstream.js';
-import { freePort } from '../helpers/wait.js';
+import { freeStartPort, PORT_RANGES } from '../helpers/ports.js';
 
 /** `cmd` of a vLLM-style fake with sleep mode (the vllm plugin sets VLLM_SERVER_DEV_MODE=1). */
 export function vllmCmd(model: string, extra: readonly string[] = []): string {
@@ -43,7 +43,7 @@ export async function configYaml(models: Record<string, Record<string, unknown>>
   return stringify({
     healthCheckTimeout: 15,
     logLevel: 'error',
-    startPort: await freePort(),
+    startPort: await freeStartPort(Object.keys(models).length, PORT_RANGES.e2e),
     stateDir: join(dir, 'state'),
     pluginDir: join(dir, 'plugins'),
     ...global,

@@ -6,13 +6,13 @@
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type Express } from 'express';
 import { stringify } from 'yaml';
 import { createGateway, type Gateway } from '../../lib/index.js';
 import type { Logger } from '../../lib/logger.js';
+import { freeStartPort, PORT_RANGES } from '../helpers/ports.js';
 
 export const DEFAULT_LLAMA_CHROOT = '/var/cache/siesta/llama-chroot';
 
@@ -61,27 +61,7 @@ export function llamaCmd(tier: LlamaTier, model: string, extra: readonly string[
   return [...tier.command, '-m', path, '--host', '127.0.0.1', '--port', '${PORT}', '--alias', model, ...extra].map(shellWord).join(' ');
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
-/**
- * A `startPort` whose next `count` ports are free, in 12000–19999: below the kernel's ephemeral
- * range (an outgoing connection cannot take it between the check and llama-server's bind) and
- * below the 20000–29999 range that the admin tests use.
- */
-export async function freeStartPort(count: number): Promise<number> {
-  for (;;) {
-    const base = 12_000 + Math.floor(Math.random() * (8_000 - count));
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => portFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
 
 const tempDirs: string[] = [];
 
@@ -93,7 +73,7 @@ export async function configYaml(models: Record<string, Record<string, unknown>>
   const dir = await mkdtemp(join(tmpdir(), 'siesta-real-'));
   tempDirs.push(dir);
   const count = Object.keys(models).length;
-  const startPort = await freeStartPort(count);
+  const startPort = await freeStartPort(count, PORT_RANGES.real);
   for (let i = 0; i < count; i++) usedPorts.add(startPort + i);
   return stringify({
     healthCheckTimeout: 20,

@@ -13,8 +13,8 @@ import { stringify } from 'yaml';
 import { createGateway, type Gateway, type GatewayOptions } from '../../../lib/gateway/create-gateway.js';
 import { silentLogger } from '../../../lib/logger.js';
 import { fakeCommand } from '../../helpers/fake-upstream.js';
-import { createServer } from 'node:net';
 import { assertNoChildren, pollUntil } from '../../helpers/wait.js';
+import { freeStartPort, PORT_RANGES } from '../../helpers/ports.js';
 
 /** A vLLM-style fake with sleep mode and short delays. */
 export function vllmCmd(model: string, extra: readonly string[] = []): string {
@@ -37,27 +37,7 @@ export function threeModels(): Record<string, Record<string, unknown>> {
 
 const tempDirs: string[] = [];
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
-/**
- * A `startPort` whose next `count` ports are free, below the kernel's ephemeral range (32768+):
- * siesta hands out startPort, startPort+1, ...; next to a port from `listen(0)` those could be
- * taken at any moment by an outgoing connection, and a fake that cannot bind fails to start.
- */
-export async function freeStartPort(count: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 10_000);
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => portFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
 
 export async function configYaml(models: Record<string, Record<string, unknown>>, global: Record<string, unknown> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'siesta-admin-'));
@@ -65,7 +45,7 @@ export async function configYaml(models: Record<string, Record<string, unknown>>
   return stringify({
     healthCheckTimeout: 15,
     logLevel: 'error',
-    startPort: await freeStartPort(Object.keys(models).length),
+    startPort: await freeStartPort(Object.keys(models).length, PORT_RANGES.admin),
     stateDir: join(dir, 'state'),
     pluginDir: join(dir, 'plugins'),
     // Every model may run at once unless a test says otherwise.
