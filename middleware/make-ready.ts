@@ -61,6 +61,12 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
   const tickMs = options.tickMs ?? 1000;
   return async function makeReadyMiddleware(req, res, next) {
     const context = requestContext(res);
+    const now = models.tryAcquire(context.model.id);
+    if (now) {
+      context.access = now;
+      res.once('close', () => now.lease.release());
+      return next();
+    }
     const controller = new AbortController();
     const onClose = (): void => controller.abort();
     res.once('close', onClose);

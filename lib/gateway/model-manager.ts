@@ -13,7 +13,7 @@ import type { PluginRegistry } from '../plugins/registry.js';
 import type { RecipeTimeouts } from '../plugins/recipes.js';
 import type { HttpClient } from '../process/http.js';
 import { LogRing, type LogLine } from '../process/log-ring.js';
-import { ModelProcess, type ReadyOutcome } from '../process/model-process.js';
+import { ModelProcess, type Lease, type ReadyOutcome } from '../process/model-process.js';
 import { reapLeftovers } from '../process/pid-files.js';
 import type { Spawner } from '../process/spawner.js';
 import type { ModelState, StateChange } from '../process/states.js';
@@ -201,6 +201,24 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     });
   }
 
+  /**
+   * The hot path: admit a request for a ready model at once, with no promise, queue entry or abort
+   * signal, when the scheduler would grant it without waiting. Undefined (and nothing changed) when
+   * it would have to wait; then use `acquire`.
+   */
+  tryAcquire(id: string): ModelAccess | undefined {
+    const process = this.process(id);
+    const at = Date.now();
+    if (this.#closed || process.state !== 'ready' || !this.#scheduler.grantsAtOnce(id, at)) return undefined;
+    const lease = process.tryLease();
+    if (!lease) return undefined;
+    const requestId = `r${++this.#nextRequest}`;
+    for (const effect of this.#scheduler.handle({ type: 'request', requestId, model: id, at })) {
+      if (effect.type !== 'grant' || effect.requestId !== requestId) this.#perform(effect);
+    }
+    return { lease: this.#servedLease(requestId, lease), outcome: { action: 'none', ms: 0 }, waitedMs: 0 };
+  }
+
   /** Load a model through the scheduler (evicting others as needed), as a request that ends at once. */
   async load(id: string): Promise<ReadyOutcome> {
     const access = await this.acquire(this.process(id).id, { signal: new AbortController().signal });
@@ -317,33 +335,34 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     if (!waiter) return;
     waiter.granted = true;
     this.#waiters.delete(requestId);
-    const process = this.process(waiter.model);
-    let done = false;
-    const serveDone = (): void => {
-      if (done) return;
-      done = true;
-      this.#apply({ type: 'serve-done', requestId, at: Date.now() });
-    };
     // The scheduler grants once the model is ready; acquire() is then immediate. Should the process
     // have gone away meanwhile (crash), acquire() starts it again.
-    process.acquire().then(
+    this.process(waiter.model).acquire().then(
       ({ lease, outcome }) => {
         waiter.resolve({
-          lease: {
-            release: () => {
-              lease.release();
-              serveDone();
-            },
-          },
+          lease: this.#servedLease(requestId, lease),
           outcome: outcome.action !== 'none' ? outcome : (waiter.outcome ?? outcome),
           waitedMs: performance.now() - waiter.askedAt,
         });
       },
       (error: unknown) => {
-        serveDone();
+        this.#apply({ type: 'serve-done', requestId, at: Date.now() });
         waiter.reject(error);
       },
     );
+  }
+
+  /** The process's lease, which on release also tells the scheduler the granted request is done (once). */
+  #servedLease(requestId: string, lease: Lease): Lease {
+    let done = false;
+    return {
+      release: () => {
+        if (done) return;
+        done = true;
+        lease.release();
+        this.#apply({ type: 'serve-done', requestId, at: Date.now() });
+      },
+    };
   }
 
   #onState(change: StateChange): void {

@@ -31,6 +31,8 @@ export interface ModelDirectory {
 export interface ModelGate extends ModelDirectory {
   state(id: string): ModelState;
   acquire(id: string, options: AcquireOptions): Promise<ModelAccess>;
+  /** Admit at once when the model is ready and nothing has to wait (no promise); else undefined, nothing changed. */
+  tryAcquire(id: string): ModelAccess | undefined;
 }
 
 /** Per-request data the chain passes along in `res.locals.siesta`. */

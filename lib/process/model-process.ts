@@ -157,6 +157,11 @@ export class ModelProcess extends EventEmitter<Events> {
     return { lease: this.#lease(), outcome };
   }
 
+  /** A lease at once when the model is ready and nothing is under way (what `acquire` would give without waiting); else null. */
+  tryLease(): Lease | null {
+    return this.#state === 'ready' && !this.#readyPromise ? this.#lease() : null;
+  }
+
   /** Start or wake the model unless it is ready; concurrent callers share one start or wake. */
   ensureReady(): Promise<ReadyOutcome> {
     if (this.#readyPromise) return this.#readyPromise;

@@ -218,6 +218,18 @@ export class Scheduler {
     return effects;
   }
 
+  /**
+   * Whether a request for `modelId` arriving at `atMs` would be granted at once (rule 1, within the
+   * swap barrier of rule 5). A pure query: the gateway's hot path asks it before committing a
+   * request with `handle`, so a ready model is served without queueing machinery.
+   */
+  grantsAtOnce(modelId: string, atMs: number): boolean {
+    const model = this.#model(modelId);
+    if (this.#shuttingDown || model.state !== 'ready') return false;
+    const probe: QueuedRequest = { requestId: '', model, at: atMs, priority: model.priority, seq: this.#seq + 1 };
+    return !this.#mustQueueBehindSwap(probe, Math.max(this.#nowMs, atMs));
+  }
+
   /** The scheduler's view of one model, or undefined for an unknown id. */
   stateOf(modelId: string): SchedulerModelState | undefined {
     return this.#models.get(modelId)?.state;
@@ -342,11 +354,11 @@ export class Scheduler {
    * Rule 5: a request for ready model R queues instead of being served when a waiter ranked ahead
    * of it needs R evicted and either outranks it in priority or has waited `maxBypassMs`.
    */
-  #mustQueueBehindSwap(entry: QueuedRequest): boolean {
+  #mustQueueBehindSwap(entry: QueuedRequest, nowMs: number = this.#nowMs): boolean {
     for (const waiter of this.#queue) {
       if (compareRequests(waiter, entry) >= 0) break; // the rest rank behind `entry`
       if (waiter.model === entry.model) continue;
-      if (waiter.priority <= entry.priority && this.#nowMs - waiter.at < this.#maxBypassMs) continue;
+      if (waiter.priority <= entry.priority && nowMs - waiter.at < this.#maxBypassMs) continue;
       if (waiter.model.state !== 'stopped' && waiter.model.state !== 'asleep') continue;
       const plan = this.#plan(waiter.model);
       const needed = plan.kind === 'wait' ? plan.needs : plan.kind === 'evict' ? plan.victims.map((v) => v.model) : [];
