@@ -1,5 +1,5 @@
 /** One log line per request: method, path, model, status, bytes, duration (and wait, when it waited for a model). */
-import type { RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
 
 export interface RequestLogEntry {
@@ -8,7 +8,10 @@ export interface RequestLogEntry {
   readonly model: string | null;
   /** Final status; 499 when the client went away before headers were sent. */
   readonly status: number;
-  /** Body bytes written to the client (headers not counted). */
+  /**
+   * Bytes sent to the client for this response, status line and headers included (nginx's
+   * `$bytes_sent`): read from the connection's counter, so the response is never wrapped.
+   */
   readonly bytes: number;
   readonly ms: number;
   /** Time spent waiting for the model (queue + start/wake), when the request got that far. */
@@ -21,36 +24,12 @@ export interface RequestLogOptions {
   readonly onDone?: (entry: RequestLogEntry) => void;
 }
 
-function byteLength(chunk: unknown, encoding: unknown): number {
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-  if (chunk instanceof Uint8Array) return chunk.byteLength;
-  return 0;
-}
-
-/**
- * Count the body bytes of a response by wrapping its `write` and `end` (cheap: one addition per
- * chunk). `socket.bytesWritten` would count headers and, on a kept-alive socket, earlier responses.
- */
-function countBytes(res: Response): () => number {
-  let bytes = 0;
-  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-  const end = res.end.bind(res) as (...args: unknown[]) => Response;
-  res.write = function countingWrite(chunk: unknown, ...rest: unknown[]): boolean {
-    bytes += byteLength(chunk, rest[0]);
-    return write(chunk, ...rest);
-  } as Response['write'];
-  res.end = function countingEnd(chunk?: unknown, ...rest: unknown[]): Response {
-    if (typeof chunk !== 'function') bytes += byteLength(chunk, rest[0]);
-    return end(chunk, ...rest);
-  } as Response['end'];
-  return () => bytes;
-}
-
 export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>): RequestHandler {
   const { log, onDone } = options;
   return function requestLogMiddleware(req, res, next) {
     const started = performance.now();
-    const bytes = countBytes(res);
+    const { socket } = req;
+    const bytesBefore = socket.bytesWritten;
     res.once('close', () => {
       const context = (res.locals as { siesta?: { model: { id: string }; access?: { waitedMs: number } } }).siesta;
       const waitedMs = context?.access?.waitedMs;
@@ -59,7 +38,7 @@ export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>)
         path: req.originalUrl.split('?')[0] ?? '',
         model: context?.model.id ?? null,
         status: res.headersSent ? res.statusCode : 499,
-        bytes: bytes(),
+        bytes: socket.bytesWritten - bytesBefore,
         ms: Math.round((performance.now() - started) * 100) / 100,
         ...(waitedMs !== undefined ? { waitMs: Math.round(waitedMs * 100) / 100 } : {}),
       };
