@@ -36,6 +36,19 @@ function upstreamError(error: Error, target: string): GatewayError {
   return new GatewayError('upstream_failed', `The model server at ${target} failed: ${error.message}`, { cause: error });
 }
 
+interface Origin {
+  /** For the Host header: host and port as in the URL. */
+  readonly host: string;
+  /** For connecting: an IPv6 address without its brackets. */
+  readonly hostname: string;
+  readonly port: string;
+}
+
+function parseOrigin(target: string): Origin {
+  const url = new URL(target);
+  return { host: url.host, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port };
+}
+
 export interface ProxyOptions {
   readonly agent?: Agent;
 }
@@ -45,15 +58,24 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
   // would park the excess requests (streams hold their socket for minutes) without an answer.
   const agent = options.agent ?? new Agent({ keepAlive: true });
 
+  // Parsed once per target, not per request (one entry per configured proxy URL).
+  const origins = new Map<string, Origin>();
+  const originOf = (target: string): Origin => {
+    let origin = origins.get(target);
+    if (!origin) origins.set(target, (origin = parseOrigin(target)));
+    return origin;
+  };
+
   return function proxyMiddleware(req: Request, res: Response): Promise<void> {
     const context = requestContext(res);
     const target = context.model.proxy;
-    const url = new URL(req.url, target);
+    const origin = originOf(target);
     const headers = forwardHeaders(req.headers);
-    headers.host = url.host;
+    headers.host = origin.host;
     if (context.body) headers['content-length'] = context.body.length;
+    const requestOptions = { hostname: origin.hostname, port: origin.port, path: req.url, method: req.method, headers, agent };
     return new Promise((resolve) => {
-      const upstream = httpRequest(url, { method: req.method, headers, agent }, (upstreamRes: IncomingMessage) => {
+      const upstream = httpRequest(requestOptions, (upstreamRes: IncomingMessage) => {
         const status = upstreamRes.statusCode ?? 502;
         upstreamRes.once('close', () => {
           // The server died mid-body (crash, OOM kill): end the client's response instead of leaving it open.
