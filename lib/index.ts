@@ -7,3 +7,4 @@ export { GatewayError, ERROR_TABLE, type ErrorCode } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
 export { PLUGIN_API_VERSION, type BackendPlugin, type PluginContext, type RecipeStep, type SleepRecipe } from './plugins/types.js';
 export type { ModelState, StateChange } from './process/states.js';
+export { createExpressServer } from './http/express-server.js';

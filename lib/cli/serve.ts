@@ -8,6 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import express from 'express';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
 import type { Logger } from '../logger.js';
+import { createExpressServer } from '../http/express-server.js';
 
 export interface ServeOptions {
   readonly configPath: string;
@@ -59,8 +60,13 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(gateway.router);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  const server = createExpressServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   server.keepAliveTimeout = 65_000;
   const address = server.address();

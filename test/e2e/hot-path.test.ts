@@ -1,0 +1,104 @@
+/**
+ * The request hot path with real upstream processes: requests for a ready model are admitted at
+ * once (no queue) but never past a swap the scheduler must hold them for; the request log counts
+ * the bytes the client really received; the CLI's HTTP server keeps Express's API intact.
+ */
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import express from 'express';
+import request from 'supertest';
+import { createExpressServer } from '../../lib/http/express-server.js';
+import { assertNoChildren, pollUntil } from '../helpers/wait.js';
+import { chat, cleanup, configYaml, genericCmd, memoryLogger, openGateway, track } from './support.js';
+
+async function listen(server: ReturnType<typeof createExpressServer>): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({ close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('e2e: the request hot path', function () {
+  afterEach(async function () {
+    await cleanup();
+    await assertNoChildren();
+  });
+
+  it('serves concurrent requests for a ready model at once and returns every lease', async function () {
+    const h = await openGateway(await configYaml({ echo: { cmd: genericCmd('echo'), concurrencyLimit: 32 } }));
+    await request(h.app).post('/v1/chat/completions').send(chat('echo')).expect(200);
+    const before = h.gateway.manager.snapshot().models.find((m) => m.id === 'echo')!.lastUsedAt!;
+    const responses = await Promise.all(Array.from({ length: 20 }, () => request(h.app).post('/v1/chat/completions').send(chat('echo'))));
+    expect(responses.map((r) => r.status)).to.deep.equal(Array(20).fill(200));
+    const after = h.gateway.manager.snapshot();
+    const echo = after.models.find((m) => m.id === 'echo')!;
+    expect(echo.inFlight, 'scheduler: nothing in flight').to.equal(0);
+    expect(after.queue).to.deep.equal([]);
+    expect(h.gateway.manager.process('echo').inFlight, 'process: every lease released').to.equal(0);
+    expect(echo.lastUsedAt).to.be.at.least(before);
+  });
+
+  it('does not let a request for a ready model pass a higher-priority swap waiting for it', async function () {
+    const h = await openGateway(
+      await configYaml(
+        {
+          a: { cmd: genericCmd('a', ['--tokens', '200', '--token-interval', '20ms']) },
+          b: { cmd: genericCmd('b'), priority: 5 },
+        },
+        { groups: { pair: { swap: true, members: ['a', 'b'] } } },
+      ),
+    );
+    const url = await listen(createExpressServer(express().use(h.gateway.router)));
+    const post = (body: Record<string, unknown>, signal?: AbortSignal): Promise<Response> =>
+      fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+
+    // a streams (busy, 4 s of tokens); b, of higher priority, must wait for it to finish.
+    const streaming = new AbortController();
+    const stream = await post(chat('a', { stream: true }), streaming.signal);
+    expect(stream.status).to.equal(200);
+    const reader = stream.body!.getReader();
+    await reader.read();
+    const finished: string[] = [];
+    const forB = post(chat('b')).then(async (r) => (finished.push('b'), await r.text(), r.status));
+    await pollUntil(() => h.gateway.manager.snapshot().queue.some((q) => q.model === 'b'), { what: 'b to queue' });
+    const forA = post(chat('a')).then(async (r) => (finished.push('a'), await r.text(), r.status));
+    await pollUntil(() => h.gateway.manager.snapshot().queue.some((q) => q.model === 'a'), { what: 'the new request for a to queue behind b' });
+    expect(finished, 'a is ready, yet its new request waits').to.deep.equal([]);
+
+    streaming.abort();
+    await reader.cancel().catch(() => undefined);
+    // Well before the stream's 4 s: the client's leaving ends it and releases a.
+    await pollUntil(() => h.gateway.manager.process('a').inFlight === 0, { timeoutMs: 2000, what: 'the aborted stream to release a' });
+    expect(await forB).to.equal(200);
+    expect(await forA).to.equal(200);
+    expect(finished).to.deep.equal(['b', 'a']);
+  });
+
+  it('logs the bytes the client received for the response, headers included', async function () {
+    const logger = memoryLogger();
+    const h = await openGateway(await configYaml({ echo: { cmd: genericCmd('echo') } }), { logger });
+    const url = new URL(await listen(createExpressServer(express().use(h.gateway.router))));
+    const body = JSON.stringify(chat('echo'));
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      });
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+    });
+    expect(received.toString('latin1')).to.match(/^HTTP\/1\.1 200 /);
+    const line = await pollUntil(() => logger.lines.find((l) => l.message === 'request' && l.fields['path'] === '/v1/chat/completions'), { what: 'the request log line' });
+    expect(line.fields).to.include({ method: 'POST', model: 'echo', status: 200, bytes: received.length });
+  });
+
+  it('createExpressServer: requests arrive on the app’s own prototypes, with Express’s API intact', async function () {
+    const app = express();
+    app.get('/proto', (req, res) => {
+      res.status(201).json({ same: Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response, agent: req.get('user-agent'), path: req.path, query: req.query });
+    });
+    const url = await listen(createExpressServer(app));
+    const response = await fetch(`${url}/proto?x=1`, { headers: { 'user-agent': 'hot-path-test' } });
+    expect(response.status).to.equal(201);
+    expect(await response.json()).to.deep.equal({ same: true, agent: 'hot-path-test', path: '/proto', query: { x: '1' } });
+  });
+});
