@@ -2,7 +2,6 @@
  * The siesta command line. Subcommands are a small table so the serving mode can be added
  * alongside `check` without touching the others.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatIssue } from '../lib/config/index.js';
 import { loadGatewayConfig } from '../lib/gateway/load-config.js';
@@ -10,6 +9,7 @@ import { recipeName } from '../lib/plugins/recipes.js';
 import { checkLines, warningLines } from '../lib/cli/check.js';
 import { serve, stopOnSignals } from '../lib/cli/serve.js';
 import { PluginLoadError } from '../lib/plugins/registry.js';
+import { packageVersion } from '../lib/package-root.js';
 
 /** Exit codes: 0 ok, 1 failure while serving, 2 bad usage, invalid configuration or plugin. */
 const EXIT_OK = 0;
@@ -126,8 +126,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--version' || first === '-v' || first === 'version') {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    io.out(`siesta ${pkg.version}`);
+    io.out(`siesta ${packageVersion()}`);
     return EXIT_OK;
   }
   if (first === '--help' || first === '-h' || first === 'help') {

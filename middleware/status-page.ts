@@ -10,15 +10,13 @@
  */
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../lib/package-root.js';
 
-/** public/ from the source tree (`middleware/`) and from the build (`dist/middleware/`). */
+/** siesta's public/ (the same directory for the sources and the compiled build). */
 export function findPublicDir(): string {
-  for (const candidate of ['../public/', '../../public/']) {
-    const dir = fileURLToPath(new URL(candidate, import.meta.url));
-    if (existsSync(`${dir}index.html`)) return dir;
-  }
-  throw new Error('siesta: the status page (public/index.html) is missing from the installation');
+  const dir = `${packageRoot()}public/`;
+  if (existsSync(`${dir}index.html`)) return dir;
+  throw new Error(`siesta: the status page (${dir}index.html) is missing from the installation`);
 }
 
 export interface StatusPageOptions {
