@@ -3,9 +3,9 @@
  * A plugin that fails to load or does not match the interface stops start-up: every problem is
  * listed with its file name and the reason.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Joi from 'joi';
 import { genericPlugin } from '../../plugins/generic.js';
 import { llamaServerPlugin } from '../../plugins/llama-server.js';
@@ -14,6 +14,39 @@ import { vllmPlugin } from '../../plugins/vllm.js';
 import { PLUGIN_API_VERSION, type BackendPlugin } from './types.js';
 
 export const BUILTIN_PLUGINS: readonly BackendPlugin[] = [genericPlugin, vllmPlugin, llamaServerPlugin, sglangPlugin];
+
+/** The module files of the built-ins in siesta's own `plugins/` (sources, and the build's copy in dist/). */
+const BUILTIN_FILES = /^(generic|llama-server|sglang|vllm)\.(ts|js)$/;
+const OWN_PLUGIN_DIRS = ['../../plugins', '../../../plugins'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+
+/** This module runs as TypeScript (tsx), not from the compiled build: `.ts` plugins then load as they are. */
+const RUNNING_TYPESCRIPT = import.meta.url.endsWith('.ts');
+let typeScriptLoader: Promise<void> | undefined;
+
+/** The compiled build loads a `.ts` user plugin through tsx (all of it, as `node --import tsx`), registered on first need. */
+function loadTypeScript(): Promise<void> {
+  const tsx = 'tsx';
+  typeScriptLoader ??= import(tsx).then(() => undefined);
+  return typeScriptLoader;
+}
+
+/**
+ * The module's exports. A `.ts` plugin outside an ES-module package (no `"type": "module"`) is
+ * compiled to CommonJS, and `import()` then wraps its exports once more (`default.default`).
+ */
+function moduleExports(loaded: Record<string, unknown>): Record<string, unknown> {
+  const inner = loaded.default;
+  const wrapped = typeof inner === 'object' && inner !== null && (inner as { __esModule?: unknown }).__esModule === true;
+  return wrapped ? (inner as Record<string, unknown>) : loaded;
+}
+
+async function isOwnPluginDir(dir: string): Promise<boolean> {
+  const real = await realpath(dir).catch(() => dir);
+  for (const own of OWN_PLUGIN_DIRS) {
+    if ((await realpath(own).catch(() => own)) === real) return true;
+  }
+  return false;
+}
 
 const stepSchema = Joi.object({
   endpoint: Joi.string().pattern(/^\//).required(),
@@ -77,7 +110,9 @@ export async function loadPlugins(pluginDir: string | null): Promise<PluginRegis
   let files: string[] = [];
   if (dir !== null) {
     try {
-      files = (await readdir(dir)).filter((name) => MODULE_FILE.test(name) && !NOT_A_PLUGIN.test(name)).sort();
+      // siesta's own plugins/ as the plugin directory (the demo config): its built-ins are loaded already.
+      const own = await isOwnPluginDir(dir);
+      files = (await readdir(dir)).filter((name) => MODULE_FILE.test(name) && !NOT_A_PLUGIN.test(name) && !(own && BUILTIN_FILES.test(name))).sort();
     } catch (error) {
       if ((error as { code?: string }).code !== 'ENOENT') problems.push({ file: dir, reason: (error as Error).message });
     }
@@ -86,15 +121,13 @@ export async function loadPlugins(pluginDir: string | null): Promise<PluginRegis
     const path = join(dir!, file);
     let loaded: Record<string, unknown>;
     try {
-      loaded = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+      if (!RUNNING_TYPESCRIPT && /\.m?ts$/.test(file)) await loadTypeScript();
+      loaded = moduleExports((await import(pathToFileURL(path).href)) as Record<string, unknown>);
     } catch (error) {
       problems.push({ file: path, reason: `failed to load: ${(error as Error).message}` });
       continue;
     }
     const candidate = loaded.default ?? loaded.plugin;
-    // The plugin directory may be siesta's own plugins/ (a config file beside it): its built-in
-    // modules are the very objects already loaded; user plugins put there still load.
-    if (BUILTIN_PLUGINS.includes(candidate as BackendPlugin)) continue;
     if (candidate === undefined) {
       problems.push({ file: path, reason: 'exports no plugin (export default a plugin object, or export const plugin)' });
       continue;
