@@ -6,9 +6,11 @@
  * figure to bench/results/latest.json. Every child process started here is stopped at the end,
  * also on Ctrl-C and on errors.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { compiledIsFresh } from '../bin/build-freshness.js';
 import { killAllChildrenNow, stopAllChildren } from './lib/children.js';
 import { findLlamaTier } from './lib/llama-tier.js';
 import { markdownTable, type Row, type SectionResult } from './lib/report.js';
@@ -18,6 +20,7 @@ import { runProxyBench } from './scenarios/proxy.js';
 import { runStreamingBench } from './scenarios/streaming.js';
 import { runSwapBench } from './scenarios/swap.js';
 
+const REPO_URL = new URL('../', import.meta.url);
 const SECTIONS = ['proxy', 'streaming', 'swap', 'llama', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -69,6 +72,11 @@ async function main(): Promise<void> {
   const log = (message: string): void => {
     process.stderr.write(`bench [${((performance.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
   };
+  if (!compiledIsFresh(REPO_URL)) {
+    // The gateway runs as the `siesta` command, which runs dist/ only when it is fresh.
+    log('building dist/ (npm run build): the sources are newer than the build');
+    execFileSync('npm', ['run', 'build'], { cwd: fileURLToPath(REPO_URL), stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   const section = async (name: Section, run: () => Promise<SectionResult>): Promise<void> => {
     if (!only.has(name)) return;
     log(`${name}…`);

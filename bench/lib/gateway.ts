@@ -1,13 +1,12 @@
 /**
- * Start siesta as its own process (bench/gateway-process.ts) on a config written to a temp dir,
+ * Start siesta as its own process (the `siesta` command) on a config written to a temp dir,
  * and build the `cmd` lines of fake upstreams with absolute paths.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
-import { FAKE_UPSTREAM, GATEWAY_PROCESS, TSX_IMPORT, freePort, nodeTsArgs, startChild, type Child } from './children.js';
+import { CLI, CLI_SOURCE, FAKE_UPSTREAM, TSX_IMPORT, freePort, nodeTsArgs, startChild, type Child } from './children.js';
 import { targetOf, timedRequest, type Target } from './http.js';
 
 const SAFE_WORD = /^[\w@%+=:,./${}-]+$/;
@@ -35,18 +34,12 @@ export interface RunningGateway {
 export interface GatewayStartOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
-  /** Run the compiled JavaScript under this directory (`npm run build` → dist) with plain node, without tsx. */
-  readonly compiledDir?: string;
-}
-
-/** bench/gateway-process.ts, inlined for the compiled build (plain node, no loader). */
-function compiledArgs(dir: string, configPath: string, listen: string): string[] {
-  const serveUrl = pathToFileURL(join(dir, 'lib/cli/serve.js')).href;
-  const code = `const { serve, stopOnSignals } = await import(${JSON.stringify(serveUrl)});
-const serving = await serve({ configPath: process.argv[1], listen: process.argv[2] });
-stopOnSignals(serving);
-process.stdout.write('siesta-bench: listening ' + serving.url + '\\n');`;
-  return ['--input-type=module', '-e', code, configPath, listen];
+  /**
+   * How to run siesta: `cli` (default) is the `siesta` command as users run it (bin/siesta.js, which
+   * runs the compiled build; the bench builds it first when the sources are newer); `tsx` runs the
+   * TypeScript entry through the tsx loader, as before any build.
+   */
+  readonly mode?: 'cli' | 'tsx';
 }
 
 /** Write `config` (a plain object, as YAML) and start the gateway on a free port. */
@@ -56,10 +49,11 @@ export async function startGateway(name: string, config: Readonly<Record<string,
   writeFileSync(configPath, stringify({ logLevel: 'warn', stateDir: join(dir, 'state'), ...config }));
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
-  const args = options.compiledDir ? compiledArgs(options.compiledDir, configPath, listen) : nodeTsArgs(GATEWAY_PROCESS, [configPath, listen]);
+  const cliArgs = ['--config', configPath, '--listen', listen];
+  const args = options.mode === 'tsx' ? nodeTsArgs(CLI_SOURCE, cliArgs) : [CLI, ...cliArgs];
   const child = startChild(`gateway(${name})`, process.execPath, args, { ...(options.env ? { env: options.env } : {}) });
   try {
-    await child.waitForOutput(/siesta-bench: listening /, options.startTimeoutMs ?? 30_000);
+    await child.waitForOutput(/siesta: serving \d+ models on /, options.startTimeoutMs ?? 30_000);
   } catch (error) {
     await child.stop(2000);
     rmSync(dir, { recursive: true, force: true });
