@@ -156,7 +156,11 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     const reaped = await reapLeftovers(this.config.stateDir, leftoverGraceMs(this.config));
     for (const record of reaped) this.#log.warn('stopped a model left running by an earlier gateway', { model: record.model, pid: record.pid });
     for (const id of this.config.preload) {
-      this.load(id).catch((error: unknown) => this.#log.error('preload failed', { model: id, error: (error as Error).message }));
+      this.load(id).catch((error: unknown) => {
+        // A shutdown during the preload is not a failure of the model.
+        if (error instanceof GatewayError && error.code === 'shutting_down') this.#log.info('preload cancelled: the gateway is shutting down', { model: id });
+        else this.#log.error('preload failed', { model: id, error: (error as Error).message });
+      });
     }
   }
 
@@ -187,14 +191,19 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     if (this.#closed) return Promise.reject(new GatewayError('shutting_down'));
     const requestId = `r${++this.#nextRequest}`;
     return new Promise<ModelAccess>((resolve, reject) => {
-      const waiter: Waiter = { model: id, askedAt: performance.now(), resolve, reject, onProgress: options.onProgress, position: null, outcome: null, granted: false };
-      this.#waiters.set(requestId, waiter);
       const onAbort = (): void => {
         if (waiter.granted || !this.#waiters.has(requestId)) return;
         this.#waiters.delete(requestId);
         this.#apply({ type: 'cancel', requestId, at: Date.now() });
         reject(new GatewayError('client_gone'));
       };
+      // Settled either way, the request no longer listens for its client going away.
+      const settle = <T>(finish: (value: T) => void) => (value: T): void => {
+        options.signal.removeEventListener('abort', onAbort);
+        finish(value);
+      };
+      const waiter: Waiter = { model: id, askedAt: performance.now(), resolve: settle(resolve), reject: settle(reject), onProgress: options.onProgress, position: null, outcome: null, granted: false };
+      this.#waiters.set(requestId, waiter);
       if (options.signal.aborted) return onAbort();
       options.signal.addEventListener('abort', onAbort, { once: true });
       this.#apply({ type: 'request', requestId, model: id, at: Date.now() });

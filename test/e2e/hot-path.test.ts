@@ -3,6 +3,7 @@
  * once (no queue) but never past a swap the scheduler must hold them for; the request log counts
  * the bytes the client really received; the CLI's HTTP server keeps Express's API intact.
  */
+import { getEventListeners } from 'node:events';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
@@ -72,6 +73,16 @@ describe('e2e: the request hot path', function () {
     expect(await forB).to.equal(200);
     expect(await forA).to.equal(200);
     expect(finished).to.deep.equal(['b', 'a']);
+  });
+
+  it('a request that waited for its model stops listening for its client going away once granted', async function () {
+    const h = await openGateway(await configYaml({ echo: { cmd: genericCmd('echo') } }));
+    const controller = new AbortController();
+    const access = await h.gateway.manager.acquire('echo', { signal: controller.signal });
+    expect(access.outcome.action).to.equal('started');
+    expect(getEventListeners(controller.signal, 'abort')).to.have.length(0);
+    access.lease.release();
+    expect(h.gateway.manager.process('echo').inFlight).to.equal(0);
   });
 
   it('logs the bytes the client received for the response, headers included', async function () {
