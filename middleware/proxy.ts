@@ -10,6 +10,7 @@
  * the same CPU per request; one path of ~100 lines is simpler to read and to test.
  */
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../lib/errors.js';
 import { sendError } from './error-handler.js';
@@ -42,21 +43,26 @@ interface Origin {
   /** For connecting: an IPv6 address without its brackets. */
   readonly hostname: string;
   readonly port: string;
+  /** An `https:` model server (the config accepts both schemes). */
+  readonly secure: boolean;
 }
 
 function parseOrigin(target: string): Origin {
   const url = new URL(target);
-  return { host: url.host, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port };
+  return { host: url.host, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, secure: url.protocol === 'https:' };
 }
 
 export interface ProxyOptions {
   readonly agent?: Agent;
+  /** For `https:` model servers (default: keep-alive, the system's trusted CAs plus NODE_EXTRA_CA_CERTS). */
+  readonly httpsAgent?: HttpsAgent;
 }
 
 export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {}): RequestHandler {
   // No socket cap: each model's concurrencyLimit already bounds its requests, and a cap below it
   // would park the excess requests (streams hold their socket for minutes) without an answer.
   const agent = options.agent ?? new Agent({ keepAlive: true });
+  const httpsAgent = options.httpsAgent ?? new HttpsAgent({ keepAlive: true });
 
   // Parsed once per target, not per request (one entry per configured proxy URL).
   const origins = new Map<string, Origin>();
@@ -73,9 +79,9 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
     const headers = forwardHeaders(req.headers);
     headers.host = origin.host;
     if (context.body) headers['content-length'] = context.body.length;
-    const requestOptions = { hostname: origin.hostname, port: origin.port, path: req.url, method: req.method, headers, agent };
+    const requestOptions = { hostname: origin.hostname, port: origin.port, path: req.url, method: req.method, headers };
     return new Promise((resolve) => {
-      const upstream = httpRequest(requestOptions, (upstreamRes: IncomingMessage) => {
+      const onResponse = (upstreamRes: IncomingMessage): void => {
         const status = upstreamRes.statusCode ?? 502;
         upstreamRes.once('close', () => {
           // The server died mid-body (crash, OOM kill): end the client's response instead of leaving it open.
@@ -100,7 +106,8 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
           if (String(upstreamRes.headers['content-type'] ?? '').includes('text/event-stream')) res.flushHeaders();
         }
         upstreamRes.pipe(res);
-      });
+      };
+      const upstream = origin.secure ? httpsRequest({ ...requestOptions, agent: httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent }, onResponse);
       upstream.once('error', (error) => {
         sendError(res, upstreamError(error, target));
         resolve();
