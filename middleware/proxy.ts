@@ -9,12 +9,13 @@
  * the upstream dies mid-body, and the consumed body must be rewritten by hand). Profiled, both cost
  * the same CPU per request; one path of ~100 lines is simpler to read and to test.
  */
-import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../lib/errors.js';
 import { sendError } from './error-handler.js';
 import { requestContext } from '../lib/gateway/types.js';
+import { isStaleSocket } from '../lib/process/http.js';
 
 /**
  * Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones the forwarder
@@ -81,7 +82,9 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
     if (context.body) headers['content-length'] = context.body.length;
     const requestOptions = { hostname: origin.hostname, port: origin.port, path: req.url, method: req.method, headers };
     return new Promise((resolve) => {
+      let responded = false;
       const onResponse = (upstreamRes: IncomingMessage): void => {
+        responded = true;
         const status = upstreamRes.statusCode ?? 502;
         upstreamRes.once('close', () => {
           // The server died mid-body (crash, OOM kill): end the client's response instead of leaving it open.
@@ -107,15 +110,21 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
         }
         upstreamRes.pipe(res);
       };
-      const upstream = origin.secure ? httpsRequest({ ...requestOptions, agent: httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent }, onResponse);
-      upstream.once('error', (error) => {
-        sendError(res, upstreamError(error, target));
-        resolve();
-      });
+      let upstream: ClientRequest;
+      const send = (mayRetry: boolean): void => {
+        const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent }, onResponse);
+        upstream = attempt;
+        attempt.once('error', (error) => {
+          if (mayRetry && !responded && isStaleSocket(attempt, error) && !res.destroyed) return send(false);
+          sendError(res, upstreamError(error, target));
+          resolve();
+        });
+        attempt.end(context.body);
+      };
+      send(true);
       res.once('close', () => {
         if (!res.writableFinished) upstream.destroy();
       });
-      upstream.end(context.body);
     });
   };
 }

@@ -38,8 +38,10 @@ export const nodeHttpClient: HttpClient = {
     const payload = json === undefined ? body : JSON.stringify(json);
     const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
     const secure = url.startsWith('https:');
-    return new Promise<HttpResult>((resolve, reject) => {
+    const attempt = (mayRetry: boolean): Promise<HttpResult> => new Promise<HttpResult>((resolve, reject) => {
+      let responded = false;
       const onResponse = (res: IncomingMessage): void => {
+        responded = true;
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
@@ -57,11 +59,31 @@ export const nodeHttpClient: HttpClient = {
         clearTimeout(timer);
         reject(error);
       }
-      req.once('error', fail);
+      req.once('error', (error) => {
+        if (mayRetry && !responded && isStaleSocket(req, error)) {
+          clearTimeout(timer);
+          attempt(false).then(resolve, reject);
+          return;
+        }
+        fail(error);
+      });
       req.end(payload);
     });
+    return attempt(true);
   },
 };
+
+/**
+ * A kept-alive connection the server closed just as a request went out on it: the server never saw
+ * the request, so it may be sent again once, on a new connection (the retry Node's documentation
+ * gives for `reusedSocket`). Servers close idle connections on their own schedule (uvicorn after
+ * 5 s, llama-server after a streamed answer); without the retry the race shows up as a rare 502
+ * or a failed sleep step.
+ */
+export function isStaleSocket(request: Pick<ClientRequest, 'reusedSocket'>, error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return request.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+}
 
 /** Bind an HttpClient to a base URL and default timeout for a plugin. */
 export function pluginHttp(client: HttpClient, baseUrl: string, defaultTimeoutMs: number, signal?: AbortSignal): PluginHttp {

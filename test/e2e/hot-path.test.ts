@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import express from 'express';
 import request from 'supertest';
 import { createExpressServer } from '../../lib/http/express-server.js';
+import { startStaleSocketServer } from '../helpers/stale-socket-server.js';
 import { assertNoChildren, pollUntil } from '../helpers/wait.js';
 import { chat, cleanup, configYaml, genericCmd, memoryLogger, openGateway, track } from './support.js';
 
@@ -83,6 +84,19 @@ describe('e2e: the request hot path', function () {
     expect(getEventListeners(controller.signal, 'abort')).to.have.length(0);
     access.lease.release();
     expect(h.gateway.manager.process('echo').inFlight).to.equal(0);
+  });
+
+  it('resends a request once when the model server closed the kept-alive connection it went out on', async function () {
+    const stale = await startStaleSocketServer();
+    track(stale);
+    const placeholder = `${process.execPath} -e "setInterval(() => {}, 1 << 30)"`;
+    const h = await openGateway(await configYaml({ m: { cmd: placeholder, proxy: stale.url, checkEndpoint: 'none' } }));
+    for (const attempt of [1, 2, 3]) {
+      const response = await request(h.app).post('/v1/chat/completions').send(chat('m'));
+      expect(response.status, `request ${attempt}: ${JSON.stringify(response.body)}`).to.equal(200);
+    }
+    expect(stale.answered()).to.equal(3);
+    expect(stale.connections(), 'each reuse met a closed connection and went out again on a new one').to.equal(3);
   });
 
   it('logs the bytes the client received for the response, headers included', async function () {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { expect } from 'chai';
 import { nodeHttpClient } from '../../../lib/process/http.js';
 import { freePort } from '../../helpers/wait.js';
+import { startStaleSocketServer } from '../../helpers/stale-socket-server.js';
 
 describe('nodeHttpClient', function () {
   let server: Server;
@@ -69,5 +70,18 @@ describe('nodeHttpClient', function () {
     controller.abort();
     const error = await pending.then(() => null, (caught: unknown) => caught);
     expect((error as Error).name).to.equal('AbortError');
+  });
+
+  it('sends a request once more, on a new connection, when the server closed the kept-alive one it went out on', async function () {
+    const stale = await startStaleSocketServer();
+    try {
+      const first = await nodeHttpClient.request({ url: `${stale.url}/a`, timeoutMs: 2000 });
+      const second = await nodeHttpClient.request({ method: 'POST', url: `${stale.url}/b`, json: { x: 1 }, timeoutMs: 2000 });
+      expect([first.status, second.status]).to.deep.equal([200, 200]);
+      expect(stale.connections(), 'the second request was resent on a new connection').to.equal(2);
+      expect(stale.answered()).to.equal(2);
+    } finally {
+      await stale.close();
+    }
   });
 });
