@@ -1,4 +1,5 @@
 /** One log line per request: method, path, model, status, bytes, duration (and wait, when it waited for a model). */
+import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
 
@@ -28,8 +29,21 @@ export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>)
   const { log, onDone } = options;
   return function requestLogMiddleware(req, res, next) {
     const started = performance.now();
-    const { socket } = req;
-    const bytesBefore = socket.bytesWritten;
+    // The response's own bytes on its connection: counted from when it gets the connection (a
+    // pipelined request waits for the responses before it) to its `finish`, taken before node
+    // hands the connection to the next pipelined response (or to its `close`, when it was cut off).
+    let socket: Socket | null = null;
+    let bytesBefore = 0;
+    let bytesAfter: number | undefined;
+    const take = (assigned: Socket): void => {
+      socket = assigned;
+      bytesBefore = assigned.bytesWritten;
+    };
+    if (res.socket) take(res.socket);
+    else res.once('socket', take);
+    res.prependOnceListener('finish', () => {
+      bytesAfter = socket?.bytesWritten;
+    });
     res.once('close', () => {
       const context = (res.locals as { siesta?: { model: { id: string }; access?: { waitedMs: number } } }).siesta;
       const waitedMs = context?.access?.waitedMs;
@@ -38,7 +52,7 @@ export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>)
         path: req.originalUrl.split('?')[0] ?? '',
         model: context?.model.id ?? null,
         status: res.headersSent ? res.statusCode : 499,
-        bytes: socket.bytesWritten - bytesBefore,
+        bytes: socket === null ? 0 : (bytesAfter ?? socket.bytesWritten) - bytesBefore,
         ms: Math.round((performance.now() - started) * 100) / 100,
         ...(waitedMs !== undefined ? { waitMs: Math.round(waitedMs * 100) / 100 } : {}),
       };

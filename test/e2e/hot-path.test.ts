@@ -116,6 +116,38 @@ describe('e2e: the request hot path', function () {
     expect(line.fields).to.include({ method: 'POST', model: 'echo', status: 200, bytes: received.length });
   });
 
+  it('logs each response’s own bytes on kept-alive and pipelined connections', async function () {
+    const logger = memoryLogger();
+    const h = await openGateway(await configYaml({ echo: { cmd: genericCmd('echo') } }), { logger });
+    const url = new URL(await listen(createExpressServer(express().use(h.gateway.router))));
+    // Two requests in one write (pipelined), then a third on the same connection that closes it.
+    const requests = ['/v1/models', '/health', '/running'].map((path, i) => `GET ${path} HTTP/1.1\r\nHost: ${url.host}${i === 2 ? '\r\nConnection: close' : ''}\r\n\r\n`);
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(Number(url.port), url.hostname, () => socket.write(requests[0]! + requests[1]!));
+      let sentThird = false;
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (!sentThird && responseLengths(Buffer.concat(chunks)).length === 2) {
+          sentThird = true;
+          socket.write(requests[2]!);
+        }
+      });
+      socket.on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+    });
+    const lengths = responseLengths(received);
+    expect(lengths).to.have.length(3);
+    const logged = await pollUntil(() => {
+      const lines = logger.lines.filter((l) => l.message === 'request');
+      return lines.length === 3 ? lines : undefined;
+    }, { what: 'three request log lines' });
+    expect(logged.map((l) => [l.fields['path'], l.fields['bytes']])).to.deep.equal([
+      ['/v1/models', lengths[0]],
+      ['/health', lengths[1]],
+      ['/running', lengths[2]],
+    ]);
+  });
+
   it('createExpressServer: requests arrive on the app’s own prototypes, with Express’s API intact', async function () {
     const app = express();
     app.get('/proto', (req, res) => {
@@ -127,3 +159,20 @@ describe('e2e: the request hot path', function () {
     expect(await response.json()).to.deep.equal({ same: true, agent: 'hot-path-test', path: '/proto', query: { x: '1' } });
   });
 });
+
+/** The byte length of each complete HTTP response in `data` (responses with a content-length). */
+function responseLengths(data: Buffer): number[] {
+  const lengths: number[] = [];
+  let offset = 0;
+  for (;;) {
+    const headerEnd = data.indexOf('\r\n\r\n', offset);
+    if (headerEnd < 0) return lengths;
+    const head = data.subarray(offset, headerEnd).toString('latin1');
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? Number.NaN);
+    if (Number.isNaN(length)) throw new Error(`a response without content-length:\n${head}`);
+    const end = headerEnd + 4 + length;
+    if (end > data.length) return lengths;
+    lengths.push(end - offset);
+    offset = end;
+  }
+}
