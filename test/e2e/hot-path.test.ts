@@ -4,6 +4,7 @@
  * the bytes the client really received; the CLI's HTTP server keeps Express's API intact.
  */
 import { getEventListeners } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
@@ -37,7 +38,7 @@ describe('e2e: the request hot path', function () {
     expect(echo.inFlight, 'scheduler: nothing in flight').to.equal(0);
     expect(after.queue).to.deep.equal([]);
     expect(h.gateway.manager.process('echo').inFlight, 'process: every lease released').to.equal(0);
-    expect(echo.lastUsedAt).to.be.at.least(before);
+    expect(echo.lastUsedAt, 'the last use moved with the requests').to.be.above(before);
   });
 
   it('does not let a request for a ready model pass a higher-priority swap waiting for it', async function () {
@@ -74,6 +75,32 @@ describe('e2e: the request hot path', function () {
     expect(await forB).to.equal(200);
     expect(await forA).to.equal(200);
     expect(finished).to.deep.equal(['b', 'a']);
+  });
+
+  it('tryAcquire: nothing while the model loads; once ready, a lease counted by the scheduler and the process, released once', async function () {
+    const h = await openGateway(await configYaml({ echo: { cmd: genericCmd('echo') } }));
+    const { manager } = h.gateway;
+    expect(manager.tryAcquire('echo'), 'stopped').to.equal(undefined);
+    const loading = manager.load('echo');
+    expect(manager.tryAcquire('echo'), 'starting').to.equal(undefined);
+    expect(manager.snapshot().queue, 'only the load itself waits: asking queued nothing').to.have.length(1);
+    await loading;
+    const inFlight = (): [number, number] => [manager.snapshot().models.find((m) => m.id === 'echo')!.inFlight, manager.process('echo').inFlight];
+    const access = manager.tryAcquire('echo');
+    expect(access, 'ready: granted at once').to.not.equal(undefined);
+    expect(access!.outcome).to.deep.equal({ action: 'none', ms: 0 });
+    expect(inFlight()).to.deep.equal([1, 1]);
+    access!.lease.release();
+    access!.lease.release();
+    expect(inFlight(), 'a second release changes nothing').to.deep.equal([0, 0]);
+  });
+
+  it('a request whose model fails to start stops listening for its client going away', async function () {
+    const h = await openGateway(await configYaml({ broken: { cmd: genericCmd('broken', ['--fail-start']) } }));
+    const controller = new AbortController();
+    const error = await h.gateway.manager.acquire('broken', { signal: controller.signal }).then(() => null, (e: unknown) => e as { code?: string });
+    expect(error?.code).to.equal('start_failed');
+    expect(getEventListeners(controller.signal, 'abort')).to.have.length(0);
   });
 
   it('a request that waited for its model stops listening for its client going away once granted', async function () {
@@ -148,15 +175,35 @@ describe('e2e: the request hot path', function () {
     ]);
   });
 
-  it('createExpressServer: requests arrive on the app’s own prototypes, with Express’s API intact', async function () {
+  it('createExpressServer: requests arrive on the app’s own prototypes (before Express sees them), with Express’s API intact', async function () {
     const app = express();
     app.get('/proto', (req, res) => {
-      res.status(201).json({ same: Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response, agent: req.get('user-agent'), path: req.path, query: req.query });
+      res.status(201).json({ agent: req.get('user-agent'), path: req.path, query: req.query });
     });
-    const url = await listen(createExpressServer(app));
-    const response = await fetch(`${url}/proto?x=1`, { headers: { 'user-agent': 'hot-path-test' } });
-    expect(response.status).to.equal(201);
-    expect(await response.json()).to.deep.equal({ same: true, agent: 'hot-path-test', path: '/proto', query: { x: '1' } });
+    const first = createExpressServer(app);
+    const second = createExpressServer(app); // a second server for the same app must not undo the first
+    const arrived: boolean[] = [];
+    for (const server of [first, second]) {
+      server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+        arrived.push(Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response);
+      });
+    }
+    for (const url of [await listen(first), await listen(second)]) {
+      const response = await fetch(`${url}/proto?x=1`, { headers: { 'user-agent': 'hot-path-test' } });
+      expect(response.status).to.equal(201);
+      expect(await response.json()).to.deep.equal({ agent: 'hot-path-test', path: '/proto', query: { x: '1' } });
+    }
+    expect(arrived, 'born on the app’s prototypes, on both servers').to.deep.equal([true, true]);
+    // The control: a plain node server hands Express node's own objects, which Express then moves.
+    const plain = express();
+    plain.get('/proto', (_req, res) => res.end());
+    const control = createServer(plain);
+    let controlArrived: boolean | undefined;
+    control.prependListener('request', (req: IncomingMessage) => {
+      controlArrived = Object.getPrototypeOf(req) === plain.request;
+    });
+    await (await fetch(`${await listen(control)}/proto`)).text();
+    expect(controlArrived).to.equal(false);
   });
 });
 
