@@ -91,6 +91,14 @@ describe('e2e: gateway routes', function () {
     expect(JSON.parse(last.body)).to.deep.equal({ model: 'anything', prompt: 'p', top_k: 5 });
   });
 
+  it('/upstream keeps a path that starts with // on the model’s server (never read as another host)', async function () {
+    // Read as a URL, //127.0.0.1:9/... names another host (port 9: nothing listens, so a 502).
+    const response = await request(h.app).post('/upstream/big//127.0.0.1:9/v1/completions').send({ model: 'anything', prompt: 'double-slash' });
+    expect(response.status, JSON.stringify(response.body)).to.equal(200);
+    const last = (await upstreamCalls(h.gateway, 'big')).at(-1)!;
+    expect(JSON.parse(last.body)).to.deep.equal({ model: 'anything', prompt: 'double-slash' });
+  });
+
   it('/upstream refuses the backend lifecycle endpoints with 403 and never forwards them', async function () {
     const before = (await upstreamCalls(h.gateway, 'big')).length;
     for (const [method, path] of [
