@@ -6,13 +6,17 @@
 // never runs stale. The compiled build starts in a fraction of the time and holds about 30 MiB less
 // memory (no loader thread, no transpiled sources); a `.ts` user plugin still loads (tsx on demand).
 import { setFlagsFromString } from 'node:v8';
+import process from 'node:process';
 import { URL } from 'node:url';
 import { compiledIsFresh } from './build-freshness.js';
 
-// Start-up allocates mostly long-lived objects (modules, the validated configuration), which V8
-// reads as a reason to grow the young generation to 16 MiB; an idle gateway then keeps that much
-// more resident. serve() lets it grow again once the gateway listens (lib/cli/serve.ts).
-setFlagsFromString('--semi-space-growth-factor=1');
+// Hold V8's young generation at its initial size through start-up, unless the user sized it;
+// serve() releases it once the gateway listens (lib/cli/young-generation.ts says why).
+const sizedByUser = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => /semi[-_]space/.test(arg));
+if (!sizedByUser) {
+  setFlagsFromString('--semi-space-growth-factor=1');
+  globalThis[Symbol.for('siesta.youngGenerationHeld')] = true;
+}
 
 if (compiledIsFresh(new URL('../', import.meta.url))) {
   await import('../dist/bin/siesta.js');

@@ -61,10 +61,10 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
   const tickMs = options.tickMs ?? 1000;
   return async function makeReadyMiddleware(req, res, next) {
     const context = requestContext(res);
-    const now = models.tryAcquire(context.model.id);
-    if (now) {
-      context.access = now;
-      res.once('close', () => now.lease.release());
+    const granted = models.tryAcquire(context.model.id);
+    if (granted) {
+      context.access = granted;
+      res.once('close', () => granted.lease.release());
       return next();
     }
     const controller = new AbortController();

@@ -5,11 +5,11 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
 import { basename, dirname, resolve } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import express from 'express';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
 import type { Logger } from '../logger.js';
 import { createExpressServer } from '../http/express-server.js';
+import { releaseYoungGeneration } from './young-generation.js';
 
 export interface ServeOptions {
   readonly configPath: string;
@@ -74,9 +74,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
   gateway.log.info('listening', { url, config: options.configPath, models: Object.keys(gateway.config.models).length });
   await gateway.start();
-  // bin/siesta.js held the young generation at its initial size through start-up; from here on
-  // V8 may grow it again (its default factor), so a busy gateway scavenges no more often than usual.
-  setFlagsFromString('--semi-space-growth-factor=2');
+  releaseYoungGeneration();
 
   let watcher: FSWatcher | undefined;
   if (options.watchConfig) {

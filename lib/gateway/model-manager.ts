@@ -216,9 +216,10 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
    * it would have to wait; then use `acquire`.
    */
   tryAcquire(id: string): ModelAccess | undefined {
+    if (this.#closed) return undefined; // acquire() gives the right error (also after a reload's hand-over)
     const process = this.process(id);
     const at = Date.now();
-    if (this.#closed || process.state !== 'ready' || !this.#scheduler.grantsAtOnce(id, at)) return undefined;
+    if (process.state !== 'ready' || !this.#scheduler.grantsAtOnce(id, at)) return undefined;
     const lease = process.tryLease();
     if (!lease) return undefined;
     const requestId = `r${++this.#nextRequest}`;

@@ -5,19 +5,20 @@
  */
 import { readdir, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import Joi from 'joi';
 import { genericPlugin } from '../../plugins/generic.js';
 import { llamaServerPlugin } from '../../plugins/llama-server.js';
 import { sglangPlugin } from '../../plugins/sglang.js';
 import { vllmPlugin } from '../../plugins/vllm.js';
+import { packageRoot } from '../package-root.js';
 import { PLUGIN_API_VERSION, type BackendPlugin } from './types.js';
 
 export const BUILTIN_PLUGINS: readonly BackendPlugin[] = [genericPlugin, vllmPlugin, llamaServerPlugin, sglangPlugin];
 
 /** The module files of the built-ins in siesta's own `plugins/` (sources, and the build's copy in dist/). */
 const BUILTIN_FILES = /^(generic|llama-server|sglang|vllm)\.(ts|js)$/;
-const OWN_PLUGIN_DIRS = ['../../plugins', '../../../plugins'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+const OWN_PLUGIN_DIRS = ['plugins', 'dist/plugins'].map((relative) => join(packageRoot(), relative));
 
 /** This module runs as TypeScript (tsx), not from the compiled build: `.ts` plugins then load as they are. */
 const RUNNING_TYPESCRIPT = import.meta.url.endsWith('.ts');
@@ -25,6 +26,8 @@ let typeScriptLoader: Promise<void> | undefined;
 
 /** The compiled build loads a `.ts` user plugin through tsx (all of it, as `node --import tsx`), registered on first need. */
 function loadTypeScript(): Promise<void> {
+  // A computed specifier: `import('tsx')` would make TypeScript look for tsx's types, which its
+  // root entry (a loader with side effects only) does not ship.
   const tsx = 'tsx';
   typeScriptLoader ??= import(tsx).then(() => undefined);
   return typeScriptLoader;
