@@ -317,9 +317,7 @@ export class ModelProcess extends EventEmitter<Events> {
       throw new GatewayError('start_failed', `model ${this.id} failed to start: ${result.reason}${tail ? `\n--- last log lines ---\n${tail}` : ''}`);
     }
     this.#transition('ready', reason);
-    this.#lastUsedAt = this.#clock.now();
-    this.#idleStepsDone = 0;
-    this.#armTimers();
+    this.#idleFromNow();
   }
 
   async #doWake(reason = 'request'): Promise<void> {
@@ -336,9 +334,7 @@ export class ModelProcess extends EventEmitter<Events> {
     }
     this.#asleepWith = null;
     this.#transition('ready', 'woke');
-    this.#lastUsedAt = this.#clock.now();
-    this.#idleStepsDone = 0;
-    this.#armTimers();
+    this.#idleFromNow();
   }
 
   async #doSleep(reason: string, level: number): Promise<'asleep' | 'stopped'> {
@@ -494,8 +490,7 @@ export class ModelProcess extends EventEmitter<Events> {
           const waiters = this.#drainWaiters;
           this.#drainWaiters = [];
           for (const waiter of waiters) waiter();
-          this.#idleStepsDone = 0;
-          this.#armTimers();
+          this.#idleFromNow();
         }
       },
     };
@@ -507,6 +502,13 @@ export class ModelProcess extends EventEmitter<Events> {
   }
 
   // ---- timers: idle ladder and self-sleep status ----
+
+  /** The model just became ready, or its last request ended: the idle ladder starts over from now. */
+  #idleFromNow(): void {
+    this.#lastUsedAt = this.#clock.now();
+    this.#idleStepsDone = 0;
+    this.#armTimers();
+  }
 
   #armTimers(): void {
     this.#cancelTimers();
