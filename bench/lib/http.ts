@@ -2,7 +2,7 @@
  * Timed HTTP requests over node:http: one keep-alive connection per client for the sequential
  * figures, and streams whose chunks are time-stamped as they arrive.
  */
-import { Agent, request, type IncomingMessage } from 'node:http';
+import { Agent, request, type IncomingMessage, type RequestOptions as HttpRequestOptions } from 'node:http';
 
 export interface Target {
   readonly host: string;
@@ -33,23 +33,32 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
 }
 
+function encodeBody(options: RequestOptions): string | undefined {
+  return options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+}
+
+/** node:http options for `options`: JSON body headers when there is a body, POST by default then. */
+function outgoing(target: Target, options: RequestOptions, body: string | undefined): HttpRequestOptions {
+  return {
+    host: target.host,
+    port: target.port,
+    method: options.method ?? (body === undefined ? 'GET' : 'POST'),
+    path: options.path,
+    agent: options.agent,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}),
+      ...options.headers,
+    },
+  };
+}
+
 /** One request; resolves with the whole body and its timings. Rejects on network errors. */
 export function timedRequest(target: Target, options: RequestOptions): Promise<TimedResponse> {
-  const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const body = encodeBody(options);
   return new Promise((resolve, reject) => {
     const startedAt = performance.now();
     const req = request(
-      {
-        host: target.host,
-        port: target.port,
-        method: options.method ?? (body === undefined ? 'GET' : 'POST'),
-        path: options.path,
-        agent: options.agent,
-        headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}),
-          ...options.headers,
-        },
-      },
+      outgoing(target, options, body),
       (res: IncomingMessage) => {
         const firstByteAt = performance.now();
         const parts: Buffer[] = [];
@@ -83,18 +92,11 @@ export interface StreamResult {
 
 /** A streaming request; each SSE event is time-stamped when the bytes that complete it arrive. */
 export function timedStream(target: Target, options: RequestOptions): Promise<StreamResult> {
-  const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const body = encodeBody(options) ?? '';
   return new Promise((resolve, reject) => {
     const startedAt = performance.now();
     const req = request(
-      {
-        host: target.host,
-        port: target.port,
-        method: 'POST',
-        path: options.path,
-        agent: options.agent,
-        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body ?? '')), ...options.headers },
-      },
+      outgoing(target, options, body),
       (res) => {
         let firstByteAt = Number.NaN;
         const events: { at: number; data: string }[] = [];
