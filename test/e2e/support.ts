@@ -9,11 +9,11 @@ import type { Stream } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type Express } from 'express';
-import { stringify } from 'yaml';
 import { createGateway, type Gateway, type GatewayOptions } from '../../lib/gateway/create-gateway.js';
 import type { Logger } from '../../lib/logger.js';
 import { fakeCommand, type Call } from '../helpers/fake-upstream.js';
-import { freeStartPort, PORT_RANGES } from '../helpers/ports.js';
+import { testConfigYaml, type Models } from '../helpers/config-yaml.js';
+import { PORT_RANGES } from '../helpers/ports.js';
 
 /** `cmd` of a vLLM-style fake with sleep mode (the vllm plugin sets VLLM_SERVER_DEV_MODE=1). */
 export function vllmCmd(model: string, extra: readonly string[] = []): string {
@@ -38,17 +38,8 @@ export async function tempDir(prefix = 'siesta-e2e-'): Promise<string> {
  * YAML text of a config: fresh `startPort`, a temporary `stateDir`, an empty `pluginDir` and a
  * short `healthCheckTimeout`; `global` adds or overrides top-level keys.
  */
-export async function configYaml(models: Record<string, Record<string, unknown>>, global: Record<string, unknown> = {}): Promise<string> {
-  const dir = await tempDir();
-  return stringify({
-    healthCheckTimeout: 15,
-    logLevel: 'error',
-    startPort: await freeStartPort(Object.keys(models).length, PORT_RANGES.e2e),
-    stateDir: join(dir, 'state'),
-    pluginDir: join(dir, 'plugins'),
-    ...global,
-    models,
-  });
+export async function configYaml(models: Models, global: Record<string, unknown> = {}): Promise<string> {
+  return testConfigYaml(await tempDir(), PORT_RANGES.e2e, models, global);
 }
 
 /** A logger that keeps every line (for asserting what the gateway said). */

@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type Express } from 'express';
-import { stringify } from 'yaml';
 import { createGateway, type Gateway, type GatewayOptions } from '../../../lib/gateway/create-gateway.js';
 import { silentLogger } from '../../../lib/logger.js';
 import { fakeCommand } from '../../helpers/fake-upstream.js';
 import { assertNoChildren, pollUntil } from '../../helpers/wait.js';
-import { freeStartPort, PORT_RANGES } from '../../helpers/ports.js';
+import { testConfigYaml, type Models } from '../../helpers/config-yaml.js';
+import { PORT_RANGES } from '../../helpers/ports.js';
 
 /** A vLLM-style fake with sleep mode and short delays. */
 export function vllmCmd(model: string, extra: readonly string[] = []): string {
@@ -39,20 +39,11 @@ const tempDirs: string[] = [];
 
 
 
-export async function configYaml(models: Record<string, Record<string, unknown>>, global: Record<string, unknown> = {}): Promise<string> {
+export async function configYaml(models: Models, global: Record<string, unknown> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'siesta-admin-'));
   tempDirs.push(dir);
-  return stringify({
-    healthCheckTimeout: 15,
-    logLevel: 'error',
-    startPort: await freeStartPort(Object.keys(models).length, PORT_RANGES.admin),
-    stateDir: join(dir, 'state'),
-    pluginDir: join(dir, 'plugins'),
-    // Every model may run at once unless a test says otherwise.
-    groups: { all: { swap: false, exclusive: false, members: Object.keys(models) } },
-    ...global,
-    models,
-  });
+  // Every model may run at once unless a test says otherwise.
+  return testConfigYaml(dir, PORT_RANGES.admin, models, { groups: { all: { swap: false, exclusive: false, members: Object.keys(models) } }, ...global });
 }
 
 export interface Served {
