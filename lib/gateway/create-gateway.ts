@@ -51,6 +51,8 @@ export interface GatewayOptions {
   /** A loaded configuration (from `loadConfigFile`/`loadConfigText`), or give `configPath` / `configText`. */
   readonly config?: GatewayConfig | LoadedConfig;
   readonly configPath?: string;
+  /** `-config-dir`: every `*.yml` / `*.yaml` in it, merged after `configPath` (also on reload). */
+  readonly configDir?: string;
   readonly configText?: string;
   /** Environment for `${env.NAME}` macros (default process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -102,6 +104,7 @@ async function resolveConfig(options: GatewayOptions & { config?: GatewayOptions
   }
   const { plugins, ...loaded } = await loadGatewayConfig({
     ...(options.configPath !== undefined ? { configPath: options.configPath } : {}),
+    ...(options.configDir !== undefined ? { configDir: options.configDir } : {}),
     ...(options.configText !== undefined ? { configText: options.configText } : {}),
     ...(options.env ? { env: options.env } : {}),
   });

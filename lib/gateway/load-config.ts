@@ -6,9 +6,12 @@ import type { Schema } from 'joi';
 import { ConfigError, loadConfigFile, loadConfigText, type LoadOptions } from '../config/index.js';
 import type { ConfigIssue, GatewayConfig, LoadedConfig } from '../config/types.js';
 import { loadPlugins, type PluginRegistry } from '../plugins/registry.js';
+import { readConfigSources } from '../config/merge.js';
 
 export interface ConfigSource {
   readonly configPath?: string;
+  /** `-config-dir`: every `*.yml` / `*.yaml` in it, merged after `configPath` (lib/config/merge.ts). */
+  readonly configDir?: string;
   readonly configText?: string;
   readonly env?: LoadOptions['env'];
 }
@@ -36,14 +39,28 @@ export function pluginIssues(config: GatewayConfig, plugins: PluginRegistry): Co
   return issues;
 }
 
-function load(source: ConfigSource, options: LoadOptions): Promise<LoadedConfig> {
-  if (source.configText !== undefined) return Promise.resolve(loadConfigText(source.configText, { ...options, ...(source.configPath ? { configPath: source.configPath } : {}) }));
+/** A source read once: `-config` plus `-config-dir` become one merged text (the loader runs on it twice). */
+interface ReadSource extends ConfigSource {
+  readonly baseDir?: string;
+}
+
+async function read(source: ConfigSource): Promise<ReadSource> {
+  if (source.configDir === undefined || source.configText !== undefined) return source;
+  const merged = await readConfigSources({ configDir: source.configDir, ...(source.configPath !== undefined ? { configPath: source.configPath } : {}) });
+  return { configText: merged.text, configPath: merged.configPath, baseDir: merged.baseDir };
+}
+
+function load(source: ReadSource, options: LoadOptions): Promise<LoadedConfig> {
+  if (source.configText !== undefined) {
+    return Promise.resolve(loadConfigText(source.configText, { ...options, ...(source.configPath ? { configPath: source.configPath } : {}), ...(source.baseDir ? { baseDir: source.baseDir } : {}) }));
+  }
   if (source.configPath !== undefined) return loadConfigFile(source.configPath, options);
   throw new Error('createGateway needs config, configPath or configText');
 }
 
-export async function loadGatewayConfig(source: ConfigSource): Promise<LoadedGatewayConfig> {
-  const env = source.env ? { env: source.env } : {};
+export async function loadGatewayConfig(given: ConfigSource): Promise<LoadedGatewayConfig> {
+  const env = given.env ? { env: given.env } : {};
+  const source = await read(given);
   // First pass only to learn pluginDir; backend names are checked in the second pass.
   const first = await load(source, env);
   const plugins = await loadPlugins(first.config.pluginDir);
