@@ -11,7 +11,7 @@
  * An asleep or stopped model holds no (meaningful) memory: it is not in the way.
  */
 import type { GroupConfig } from '../config/types.js';
-import { isIdleReady, type ModelView, type Plan } from './plan.js';
+import { holdsMemory, planToClear, type ModelView, type Plan } from './plan.js';
 
 /** For each model id, the ids that must not be awake while it loads. */
 export function conflictsByModel(groups: readonly GroupConfig[]): ReadonlyMap<string, ReadonlySet<string>> {
@@ -32,22 +32,7 @@ export function conflictsByModel(groups: readonly GroupConfig[]): ReadonlyMap<st
   return result;
 }
 
-function holdsMemory(model: ModelView): boolean {
-  if (model.state === 'releasing') return model.releasingFrom !== 'asleep';
-  return model.state !== 'stopped' && model.state !== 'asleep';
-}
-
 /** What loading `target` takes under group rules. Evicted models sleep when they can, else stop. */
 export function planByGroups(target: ModelView, conflicts: ReadonlySet<string>, models: readonly ModelView[]): Plan {
-  const inTheWay = models.filter((m) => m.id !== target.id && conflicts.has(m.id) && holdsMemory(m));
-  if (inTheWay.length === 0) return { kind: 'load' };
-  // All or nothing: idle victims are evicted only once the whole swap can proceed, so a swap that
-  // has to wait for a busy model does not throw away models that may be asked for meanwhile.
-  if (inTheWay.some((m) => (m.state === 'ready' && m.inFlight > 0) || m.state === 'loading')) {
-    return { kind: 'wait', needs: inTheWay.filter((m) => m.state === 'ready').map((m) => m.id) };
-  }
-  const evictable = inTheWay.filter(isIdleReady);
-  // Only releases already under way are left: wait for them.
-  if (evictable.length === 0) return { kind: 'wait', needs: [] };
-  return { kind: 'evict', victims: evictable.map((m) => ({ model: m.id, action: m.canSleep ? 'sleep' : 'stop' })) };
+  return planToClear(models.filter((m) => m.id !== target.id && conflicts.has(m.id) && holdsMemory(m)));
 }

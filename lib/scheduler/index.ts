@@ -1,16 +1,20 @@
 /** The scheduler's public surface: pure decisions (events in, effects out), see `scheduler.ts`. */
 import type { GatewayConfig, ModelConfig } from '../config/types.js';
+import type { RouterChoice } from './matrix/types.js';
 import { Scheduler } from './scheduler.js';
 import type { SchedulerOptions } from './types.js';
 
 export { DEFAULT_MAX_BYPASS_MS, Scheduler } from './scheduler.js';
 export type * from './types.js';
+export * from './matrix/index.js';
 
 /** The parts of a loaded configuration the scheduler reads. */
 export interface SchedulerConfigSource<M extends Pick<ModelConfig, 'id' | 'priority' | 'resources'>> {
   readonly models: Readonly<Record<string, M>>;
   readonly groups: GatewayConfig['groups'];
   readonly resources: GatewayConfig['resources'];
+  /** `routing.router` (or the legacy `matrix:`); absent or `group` = group rules (or budgets). */
+  readonly routing?: RouterChoice;
 }
 
 /**
@@ -31,6 +35,7 @@ export function schedulerOptionsFromConfig<M extends Pick<ModelConfig, 'id' | 'p
     })),
     groups: config.groups,
     budgets: config.resources,
+    ...(config.routing?.use === 'matrix' ? { matrix: config.routing.matrix } : {}),
     ...extra,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * What it takes to admit a model that is not awake: the answer of the eviction policies
- * (`groups.ts`, `budget.ts`), given the scheduler's current view of every model.
+ * (`groups.ts`, `matrix.ts`, `budget.ts`), given the scheduler's current view of every model.
  */
 import type { GroupConfig, ModelResources } from '../config/types.js';
 import type { EvictAction, ReleasedTo, SchedulerModelState } from './types.js';
@@ -44,6 +44,29 @@ export type Plan =
 
 export function isIdleReady(model: ModelView): boolean {
   return model.state === 'ready' && model.inFlight === 0;
+}
+
+/** Awake memory: ready, loading, or releasing from awake (memory is not free until `released`). */
+export function holdsMemory(model: ModelView): boolean {
+  if (model.state === 'releasing') return model.releasingFrom !== 'asleep';
+  return model.state !== 'stopped' && model.state !== 'asleep';
+}
+
+/**
+ * The plan once a policy has said which models are in the way (each holds memory). Evicted models
+ * sleep when they can, else stop.
+ */
+export function planToClear(inTheWay: readonly ModelView[]): Plan {
+  if (inTheWay.length === 0) return { kind: 'load' };
+  // All or nothing: idle victims are evicted only once the whole swap can proceed, so a swap that
+  // has to wait for a busy model does not throw away models that may be asked for meanwhile.
+  if (inTheWay.some((m) => (m.state === 'ready' && m.inFlight > 0) || m.state === 'loading')) {
+    return { kind: 'wait', needs: inTheWay.filter((m) => m.state === 'ready').map((m) => m.id) };
+  }
+  const evictable = inTheWay.filter(isIdleReady);
+  // Only releases already under way are left: wait for them.
+  if (evictable.length === 0) return { kind: 'wait', needs: [] };
+  return { kind: 'evict', victims: evictable.map((m) => ({ model: m.id, action: m.canSleep ? 'sleep' : 'stop' })) };
 }
 
 /** Least recently used first; never-used models first of all; configuration order among equals. */

@@ -12,7 +12,8 @@
  * 2. **Queue order.** Waiting requests are ordered by model `priority` (higher first), FIFO among
  *    equals. Positions (1-based, over the whole queue) are emitted whenever they change.
  * 3. **Heads.** Walking the queue in order, the first waiting request of each model that is stopped
- *    or asleep asks the eviction policy (groups, or budgets when set) what loading it takes:
+ *    or asleep asks the eviction policy (groups; budgets when set; the matrix when configured, see
+ *    rule 8) what loading it takes:
  *    - nothing in the way → `load`;
  *    - only idle ready models in the way → `evict` them all (sleep when the model can sleep;
  *      budget mode may turn that into a stop, and may stop models already asleep), then `load`
@@ -21,10 +22,11 @@
  *      (all or nothing). A model with requests in flight is never evicted.
  *    - it can never fit (budget mode: the model alone exceeds a budget) → reject its requests.
  *    A request for a model that is being released waits for the release, then loads it again.
- * 4. **Overtaking.** A later head may be admitted while an earlier head waits only in group mode,
- *    and only when the later model is not one the earlier head will have to evict (else the two
- *    would ping-pong). In budget mode loads are strictly in queue order, because any load eats
- *    memory that the earlier head is waiting for.
+ * 4. **Overtaking.** A later head may be admitted while an earlier head waits only in group or
+ *    matrix mode, and only when the later model is not one the earlier head will have to evict
+ *    (else the two would ping-pong); in matrix mode: when the solver, asked for the earlier head
+ *    with the later model awake, keeps the later model. In budget mode loads are strictly in queue
+ *    order, because any load eats memory that the earlier head is waiting for.
  * 5. **Swap barrier (anti-starvation).** Once a swap is decided (evictions issued) the evicted model
  *    is `releasing` and is not ready, so its new requests queue behind the swap. Before that, while
  *    a waiter needs ready model R evicted (R is busy, so the swap cannot start yet), a new request
@@ -37,6 +39,14 @@
  * 7. **Failures and shutdown.** `load-failed` rejects every queued request for the model
  *    (`start_failed`) and marks it stopped. `shutdown` rejects everything queued and everything
  *    that arrives later (`shutting_down`); nothing more is loaded or evicted.
+ * 8. **Matrix mode** (llama-swap's matrix router; `matrix-plan.ts`, `matrix/solver.ts`). The models
+ *    holding awake memory (ready, loading, releasing from awake) are "running"; the solver picks,
+ *    among the sets containing the target, the one whose left-out running models cost least to
+ *    evict (`evict_costs`, default 1; ties to the earlier set) and those models are in the way,
+ *    under rule 3 (busy ones are never evicted, all or nothing). siesta's twist: a model that can
+ *    sleep costs half as much to evict (it comes back with a wake, not a cold start), and a model
+ *    already releasing costs nothing. A target in no set runs alone. Group rules do not apply, and
+ *    a matrix cannot be combined with budgets.
  *
  * The contract with the gateway: answer each `load` with exactly one `loaded` or `load-failed`
  * and each `evict` with one `released`; report any other state change (idle ladder, admin API,
@@ -47,6 +57,8 @@ import type { GroupConfig, ResourceAmounts } from '../config/types.js';
 import type { ModelState } from '../process/states.js';
 import { hasBudgets, planByBudget, totalUsage } from './budget.js';
 import { conflictsByModel, planByGroups } from './groups.js';
+import { matrixWouldEvict, planByMatrix } from './matrix-plan.js';
+import type { CompiledMatrix } from './matrix/types.js';
 import type { ModelView, Plan } from './plan.js';
 import type {
   ModelSnapshot,
@@ -63,6 +75,9 @@ import type {
 export const DEFAULT_MAX_BYPASS_MS = 30_000;
 
 const SHUTTING_DOWN_MESSAGE = 'the gateway is shutting down';
+
+/** The group a model in no group is shown in, in matrix mode (where groups carry no rules). */
+const UNGROUPED: GroupConfig = { id: '(default)', swap: false, exclusive: false, persistent: false, members: [] };
 
 /** How the process owner's fine-grained states map onto the scheduler's view. */
 const VIEW_OF_STATE: Readonly<Record<ModelState, { state: SchedulerModelState; releasingTo: ReleasedTo | null }>> = {
@@ -135,8 +150,16 @@ function validate(options: SchedulerOptions): void {
       groupOf.set(member, group.id);
     }
   }
-  for (const id of ids) {
-    if (!groupOf.has(id)) problems.push(`model "${id}" is in no group; put ungrouped models in the default group`);
+  if (options.matrix === undefined) {
+    for (const id of ids) {
+      if (!groupOf.has(id)) problems.push(`model "${id}" is in no group; put ungrouped models in the default group`);
+    }
+  } else {
+    if (hasBudgets(options.budgets)) problems.push('a matrix cannot be combined with resource budgets; use one or the other');
+    const named = new Set(options.matrix.sets.flatMap((set) => [...set.support]));
+    for (const id of [...named, ...options.matrix.evictCosts.keys()]) {
+      if (!ids.has(id)) problems.push(`the matrix names unknown model "${id}"`);
+    }
   }
   for (const dimension of ['vram', 'ram'] as const) {
     const budget = options.budgets?.[dimension];
@@ -153,6 +176,7 @@ export class Scheduler {
   readonly #ordered: readonly ModelRecord[];
   readonly #conflicts: ReadonlyMap<string, ReadonlySet<string>>;
   readonly #budgets: ResourceAmounts | null;
+  readonly #matrix: CompiledMatrix | null;
   readonly #maxBypassMs: number;
   /** Waiting requests, kept in queue order. */
   #queue: QueuedRequest[] = [];
@@ -167,7 +191,7 @@ export class Scheduler {
     const groupOf = new Map<string, GroupConfig>();
     for (const group of options.groups) for (const member of group.members) groupOf.set(member, group);
     this.#ordered = options.models.map((spec, index) => {
-      const group = groupOf.get(spec.id);
+      const group = groupOf.get(spec.id) ?? (options.matrix !== undefined ? UNGROUPED : undefined);
       if (group === undefined) throw new Error(`model "${spec.id}" is in no group`); // unreachable after validate()
       const record = new ModelRecord(spec, index, group);
       this.#models.set(spec.id, record);
@@ -175,6 +199,7 @@ export class Scheduler {
     });
     this.#conflicts = conflictsByModel(options.groups);
     this.#budgets = hasBudgets(options.budgets) ? options.budgets : null;
+    this.#matrix = options.matrix ?? null;
     this.#maxBypassMs = options.maxBypassMs ?? DEFAULT_MAX_BYPASS_MS;
   }
 
@@ -250,7 +275,7 @@ export class Scheduler {
     }));
     const usage = this.#budgets === null ? null : totalUsage(this.#ordered);
     return {
-      mode: this.#budgets === null ? 'groups' : 'budgets',
+      mode: this.#matrix !== null ? 'matrix' : this.#budgets === null ? 'groups' : 'budgets',
       shuttingDown: this.#shuttingDown,
       models,
       queue: this.#queue.map((entry, i) => ({
@@ -346,6 +371,7 @@ export class Scheduler {
   }
 
   #plan(target: ModelRecord): Plan {
+    if (this.#matrix !== null) return planByMatrix(target, this.#matrix, this.#ordered);
     if (this.#budgets !== null) return planByBudget(target, this.#ordered, this.#budgets);
     return planByGroups(target, this.#conflicts.get(target.id) ?? new Set(), this.#ordered);
   }
@@ -434,6 +460,8 @@ export class Scheduler {
   /** Rule 4: may `target` be admitted while the heads in `waiting` (ranked ahead of it) wait? */
   #mayOvertake(target: ModelRecord, waiting: readonly ModelRecord[]): boolean {
     if (waiting.length === 0) return true;
+    const matrix = this.#matrix;
+    if (matrix !== null) return waiting.every((head) => !matrixWouldEvict(head, target, matrix, this.#ordered));
     if (this.#budgets !== null) return false;
     return waiting.every((head) => !(this.#conflicts.get(head.id)?.has(target.id) ?? false));
   }

@@ -4,6 +4,7 @@
  */
 import type { GroupConfig, ModelResources, ResourceAmounts } from '../config/types.js';
 import type { ModelState } from '../process/states.js';
+import type { CompiledMatrix } from './matrix/types.js';
 
 /** What the scheduler needs to know about one model. */
 export interface SchedulerModel {
@@ -18,10 +19,19 @@ export interface SchedulerModel {
 
 export interface SchedulerOptions {
   readonly models: readonly SchedulerModel[];
-  /** Every group, including the implicit default one; every model is in exactly one group. */
+  /**
+   * Every group, including the implicit default one; every model is in exactly one group. With a
+   * matrix, group rules are ignored (groups only label models in the snapshot) and a model may be
+   * in no group.
+   */
   readonly groups: readonly GroupConfig[];
   /** Global budgets; when any dimension is set, evictions are decided by need instead of by groups. */
   readonly budgets?: ResourceAmounts;
+  /**
+   * The compiled matrix (`lib/scheduler/matrix`): when given, evictions are decided by the matrix
+   * solver instead of by groups. Cannot be combined with budgets.
+   */
+  readonly matrix?: CompiledMatrix;
   /**
    * How long a queued request that needs a busy model evicted lets newer requests of equal priority
    * for that busy model be served ahead of it (anti-starvation). Default 30 s. `Infinity` = always.
@@ -90,7 +100,7 @@ export interface QueueEntrySnapshot {
 }
 
 export interface SchedulerSnapshot {
-  readonly mode: 'groups' | 'budgets';
+  readonly mode: 'groups' | 'budgets' | 'matrix';
   readonly shuttingDown: boolean;
   readonly models: readonly ModelSnapshot[];
   readonly queue: readonly QueueEntrySnapshot[];
