@@ -1,92 +1,123 @@
 /**
- * `siesta --config FILE [--listen HOST:PORT] [--watch-config]`: build the gateway, listen, and stop
- * every child process on SIGINT/SIGTERM before exiting.
+ * `siesta -config FILE [-config-dir DIR] [-listen ADDR] [-tls-cert-file F -tls-key-file F]
+ * [-watch-config]`: build the gateway, listen (HTTP or HTTPS), reload the configuration on SIGHUP
+ * and, with -watch-config, when a source changes; stop every child process on SIGINT/SIGTERM.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
-import { basename, dirname, resolve } from 'node:path';
+import type { Server as HttpsServer } from 'node:https';
+import { resolve } from 'node:path';
 import express from 'express';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
 import type { Logger } from '../logger.js';
-import { createExpressServer } from '../http/express-server.js';
+import { createExpressServer, type TlsFiles } from '../http/express-server.js';
+import { watchSources, type SourcesWatcher } from './config-watch.js';
+import { exposureWarning, listenUrl, parseListen } from './listen.js';
 import { releaseYoungGeneration } from './young-generation.js';
 
+export { parseListen } from './listen.js';
+
 export interface ServeOptions {
-  readonly configPath: string;
-  /** `host:port`, `:port` or `port`; default 127.0.0.1:8080. */
+  /** `-config`; at least one of configPath and configDir. */
+  readonly configPath?: string;
+  /** `-config-dir`: every `*.yml` / `*.yaml` in it, merged after configPath. */
+  readonly configDir?: string;
+  /** `host:port`, `:port` (every interface) or `port`; default 127.0.0.1:8080 (8443 with TLS). */
   readonly listen?: string;
+  /** Serve HTTPS with this certificate and key. */
+  readonly tls?: TlsFiles;
   readonly watchConfig?: boolean;
   /** Where the gateway logs (default: winston on stderr, per the config's logLevel/logFormat). */
   readonly logger?: Logger;
+  /** fs.watch settle time and stat poll period of -watch-config (tests shorten them). */
+  readonly watchSettleMs?: number;
+  readonly watchPollIntervalMs?: number;
 }
 
 export interface Serving {
   readonly gateway: Gateway;
-  readonly server: Server;
+  readonly server: Server | HttpsServer;
+  /** A URL this machine reaches the gateway at. */
   readonly url: string;
+  /** The bound address (`::` or `0.0.0.0` when listening on every interface). */
+  readonly address: string;
+  /** Warnings for the operator (a listener beyond loopback without apiKeys). */
+  readonly warnings: readonly string[];
+  /**
+   * Load the sources again and restart only the changed models (SIGHUP, -watch-config). A broken
+   * configuration is logged and the current one keeps serving; never throws.
+   */
+  reload(reason: string): Promise<void>;
   close(): Promise<void>;
 }
 
-export function parseListen(listen: string | undefined): { host: string; port: number } {
-  const value = listen ?? '127.0.0.1:8080';
-  const match = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(value);
-  if (!match) throw new Error(`--listen ${value}: expected HOST:PORT, :PORT or PORT`);
-  const port = Number(match[2]);
-  if (port > 65535) throw new Error(`--listen ${value}: port out of range`);
-  return { host: match[1] || '127.0.0.1', port };
-}
-
-/**
- * Re-read the file a short moment after it stops changing (editors write in several steps).
- * Watches the directory, not the file: a watch on the file follows its inode, so after an atomic
- * replace (write a temporary file, rename it over: vim, sed -i, most deploy tools) every later
- * change would go unseen.
- */
-function watchFile(path: string, onChange: () => void): FSWatcher {
-  let timer: NodeJS.Timeout | undefined;
-  const name = basename(path);
-  const watcher = watch(dirname(path), (_event, filename) => {
-    if (filename !== null && filename !== name) return;
-    clearTimeout(timer);
-    timer = setTimeout(onChange, 200);
-  });
-  watcher.on('close', () => clearTimeout(timer));
-  return watcher;
-}
-
 export async function serve(options: ServeOptions): Promise<Serving> {
-  const { host, port } = parseListen(options.listen);
-  const gateway = await createGateway({ configPath: options.configPath, ...(options.logger ? { logger: options.logger } : {}) });
+  const { host, port } = parseListen(options.listen, { tls: options.tls !== undefined });
+  const configPath = options.configPath === undefined ? undefined : resolve(options.configPath);
+  const configDir = options.configDir === undefined ? undefined : resolve(options.configDir);
+  const gateway = await createGateway({
+    ...(configPath !== undefined ? { configPath } : {}),
+    ...(configDir !== undefined ? { configDir } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(gateway.router);
-  const server = createExpressServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  const server = createExpressServer(app, { tls: options.tls });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // No host: every interface, IPv6 and IPv4 (as Go's net.Listen(":8080")).
+      const listening = (): void => {
+        server.off('error', reject);
+        resolve();
+      };
+      if (host === undefined) server.listen(port, listening);
+      else server.listen(port, host, listening);
     });
-  });
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
   server.keepAliveTimeout = 65_000;
-  const address = server.address();
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
-  gateway.log.info('listening', { url, config: options.configPath, models: Object.keys(gateway.config.models).length });
+  const bound = server.address();
+  const address = typeof bound === 'object' && bound ? bound.address : (host ?? '::');
+  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+  const scheme = options.tls ? 'https' : 'http';
+  const wildcard = address === '::' || address === '0.0.0.0';
+  const url = listenUrl(scheme, wildcard ? '127.0.0.1' : (host ?? address), boundPort);
+  gateway.log.info('listening', { url: listenUrl(scheme, address, boundPort), config: configPath ?? '', configDir: configDir ?? '', models: Object.keys(gateway.config.models).length });
+  const exposure = exposureWarning({ address, port: boundPort, apiKeys: gateway.config.apiKeys.length, adminKeys: gateway.config.adminKeys.length });
   await gateway.start();
   releaseYoungGeneration();
 
-  let watcher: FSWatcher | undefined;
+  // One reload at a time; a request while one runs makes one more run after it (it may have seen
+  // the file half-written), further requests meanwhile are folded into that one.
+  let reloading: Promise<void> = Promise.resolve();
+  let queued: Promise<void> | undefined;
+  const reload = (reason: string): Promise<void> => {
+    queued ??= reloading.then(async () => {
+      queued = undefined;
+      gateway.log.info('reloading configuration', { reason });
+      try {
+        await gateway.reload();
+      } catch (error) {
+        gateway.log.error('configuration reload failed; keeping the current one', { error: (error as Error).message });
+      }
+    });
+    reloading = queued;
+    return queued;
+  };
+
+  let watcher: SourcesWatcher | undefined;
   if (options.watchConfig) {
-    let reloading = Promise.resolve();
-    watcher = watchFile(resolve(options.configPath), () => {
-      reloading = reloading.then(async () => {
-        try {
-          await gateway.reload();
-        } catch (error) {
-          gateway.log.error('configuration reload failed; keeping the current one', { error: (error as Error).message });
-        }
-      });
+    watcher = await watchSources({
+      ...(configPath !== undefined ? { configPath } : {}),
+      ...(configDir !== undefined ? { configDir } : {}),
+      onChange: () => void reload('watch-config'),
+      onError: (error) => gateway.log.warn('watch-config: cannot watch a directory; polling it', { error: error.message }),
+      ...(options.watchSettleMs !== undefined ? { settleMs: options.watchSettleMs } : {}),
+      ...(options.watchPollIntervalMs !== undefined ? { pollIntervalMs: options.watchPollIntervalMs } : {}),
     });
   }
 
@@ -95,10 +126,14 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     gateway,
     server,
     url,
+    address,
+    warnings: exposure === undefined ? [] : [exposure],
+    reload,
     close() {
       closing ??= (async () => {
         watcher?.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        await reloading;
         await gateway.close();
         server.closeAllConnections();
         await serverClosed;
@@ -108,7 +143,10 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   };
 }
 
-/** Stop cleanly on SIGINT/SIGTERM; a second signal exits at once (children are still signalled). */
+/**
+ * SIGINT/SIGTERM stop cleanly (a second one exits at once; children are still signalled). SIGHUP
+ * reloads the configuration, as -watch-config does on a change, and never stops siesta.
+ */
 export function stopOnSignals(serving: Serving): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -128,6 +166,9 @@ export function stopOnSignals(serving: Serving): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', () => {
+    if (!stopping) void serving.reload('SIGHUP');
+  });
   // Whatever ends the process (an uncaught error included), no child outlives it.
   process.on('exit', () => serving.gateway.manager.killAllNow());
 }

@@ -125,7 +125,8 @@ function copyValue(value: unknown): Value {
   if (value instanceof Map) return new Map([...value].map(([key, child]) => [String(key), copyValue(child)]));
   if (Array.isArray(value)) return value.map(copyValue);
   if (value === EXPLICIT_NULL || value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
-  return value === undefined ? null : (String(value) as Value);
+  // Nothing else comes out of the core schema's toJS (no dates, no binary); undefined is an empty value.
+  return null;
 }
 
 /** Back to plain YAML values: explicit nulls become null again. */

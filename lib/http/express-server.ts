@@ -13,6 +13,7 @@
  * object, not a class prototype), which house style avoids; the measured gain is the reason.
  */
 import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Express } from 'express';
 
 interface Classes {
@@ -39,7 +40,20 @@ function classesFor(app: Express): Classes {
   return classes;
 }
 
-export function createExpressServer(app: Express): Server {
+export interface TlsFiles {
+  /** PEM certificate (chain), as read from `-tls-cert-file`. */
+  readonly cert: string | Buffer;
+  /** PEM private key, as read from `-tls-key-file`. */
+  readonly key: string | Buffer;
+}
+
+/** `createExpressServer(app)` serves HTTP; with `{ tls: { cert, key } }` it serves HTTPS (node:https). */
+export function createExpressServer(app: Express): Server;
+export function createExpressServer(app: Express, options: { readonly tls: TlsFiles }): HttpsServer;
+export function createExpressServer(app: Express, options: { readonly tls?: TlsFiles | undefined }): Server | HttpsServer;
+export function createExpressServer(app: Express, options: { readonly tls?: TlsFiles | undefined } = {}): Server | HttpsServer {
   const { Request, Response } = classesFor(app);
-  return createServer({ IncomingMessage: Request, ServerResponse: Response }, app);
+  const classes = { IncomingMessage: Request, ServerResponse: Response };
+  if (options.tls) return createHttpsServer({ ...classes, cert: options.tls.cert, key: options.tls.key }, app);
+  return createServer(classes, app);
 }
