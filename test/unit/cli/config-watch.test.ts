@@ -1,0 +1,27 @@
+/** -watch-config's decision: reload for this snapshot after that one? As a table. */
+import { expect } from 'chai';
+import { shouldReload, type SourcesSnapshot } from '../../../lib/cli/config-watch.js';
+
+describe('shouldReload', function () {
+  const cases: [string, SourcesSnapshot, SourcesSnapshot, boolean][] = [
+    ['the file is unchanged', { config: '1:10:5' }, { config: '1:10:5' }, false],
+    ['the file was edited', { config: '1:10:5' }, { config: '1:12:6' }, true],
+    ['the file was replaced (new inode, same size and time)', { config: '1:10:5' }, { config: '2:10:5' }, true],
+    ['the file went missing (a write in progress)', { config: '1:10:5' }, { config: null }, false],
+    ['the file is back', { config: null }, { config: '2:10:6' }, true],
+    ['a directory file was edited', { dir: { 'a.yaml': '1:1:1' } }, { dir: { 'a.yaml': '1:2:2' } }, true],
+    ['a directory file was added', { dir: { 'a.yaml': '1:1:1' } }, { dir: { 'a.yaml': '1:1:1', 'b.yml': '2:1:1' } }, true],
+    ['a directory file was removed', { dir: { 'a.yaml': '1:1:1', 'b.yml': '2:1:1' } }, { dir: { 'a.yaml': '1:1:1' } }, true],
+    ['the directory is unchanged', { dir: { 'a.yaml': '1:1:1' } }, { dir: { 'a.yaml': '1:1:1' } }, false],
+    ['the directory has no YAML file now', { dir: { 'a.yaml': '1:1:1' } }, { dir: {} }, false],
+    ['the directory is missing now', { dir: { 'a.yaml': '1:1:1' } }, { dir: null }, false],
+    ['the directory is back', { dir: null }, { dir: { 'a.yaml': '1:1:1' } }, true],
+    ['both: the directory changed', { config: '1:1:1', dir: { 'a.yaml': '1:1:1' } }, { config: '1:1:1', dir: { 'a.yaml': '3:1:1' } }, true],
+    ['both: the directory changed while the file is missing', { config: '1:1:1', dir: { 'a.yaml': '1:1:1' } }, { config: null, dir: { 'a.yaml': '3:1:1' } }, false],
+  ];
+  for (const [name, previous, current, expected] of cases) {
+    it(`${name} → ${expected ? 'reload' : 'wait'}`, function () {
+      expect(shouldReload(previous, current)).to.equal(expected);
+    });
+  }
+});
