@@ -122,6 +122,14 @@ function flattenWitness(root: Witness | null): string[] {
   return [...models].sort();
 }
 
+/**
+ * The distinct choices of `set` that differ in `relevant` models, each as the sorted models of one
+ * witness (llama-swap's projection; for tests and for showing what an expression allows).
+ */
+export function projectSet(set: CompiledSet, relevant: readonly string[]): string[][] {
+  return new Evaluator(relevant).evaluate(set.root).map((state) => flattenWitness(state.witness));
+}
+
 /** The first set with a choice holding every one of `models` (rule 5's set name; coexistence checks). */
 export function findContaining(matrix: CompiledMatrix, models: readonly string[]): CompiledSet | null {
   const evaluator = new Evaluator(models);
