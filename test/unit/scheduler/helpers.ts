@@ -1,7 +1,7 @@
 /** Builders and a small driver for scheduler tests: no processes, no timers. */
 import type { GroupConfig, ResourceAmounts } from '../../../lib/config/types.js';
 import { Scheduler } from '../../../lib/scheduler/index.js';
-import type { EvictAction, SchedulerEffect, SchedulerModel, SchedulerOptions } from '../../../lib/scheduler/index.js';
+import type { CompiledMatrix, EvictAction, SchedulerEffect, SchedulerModel, SchedulerOptions } from '../../../lib/scheduler/index.js';
 
 export const GiB = 2 ** 30;
 
@@ -40,6 +40,11 @@ export class Driver {
 
   static budgets(models: readonly SchedulerModel[], budgets: ResourceAmounts, extra: Partial<SchedulerOptions> = {}): Driver {
     return new Driver({ models, groups: [group('(default)', models.map((m) => m.id), { swap: false, exclusive: false })], budgets, ...extra });
+  }
+
+  /** Matrix mode: groups carry no rules there, so none are given. */
+  static matrix(models: readonly SchedulerModel[], matrix: CompiledMatrix, extra: Partial<SchedulerOptions> = {}): Driver {
+    return new Driver({ models, groups: [], matrix, ...extra });
   }
 
   request(requestId: string, m: string, at = 0): SchedulerEffect[] {
