@@ -17,6 +17,12 @@ export interface SchedulerConfigSource<M extends Pick<ModelConfig, 'id' | 'prior
   readonly routing?: RouterChoice;
 }
 
+function matrixOf(routing: RouterChoice | undefined): Pick<SchedulerOptions, 'matrix'> {
+  if (routing?.router !== 'matrix') return {};
+  if (routing.matrix === null) throw new Error('routing: the router is matrix but no compiled matrix was given (compileMatrix)');
+  return { matrix: routing.matrix };
+}
+
 /**
  * Scheduler options from a loaded configuration. `canSleep` says whether an eviction can put the
  * model to sleep (the caller knows the plugins: sleep enabled and a sleep recipe available).
@@ -35,7 +41,7 @@ export function schedulerOptionsFromConfig<M extends Pick<ModelConfig, 'id' | 'p
     })),
     groups: config.groups,
     budgets: config.resources,
-    ...(config.routing?.use === 'matrix' ? { matrix: config.routing.matrix } : {}),
+    ...matrixOf(config.routing),
     ...extra,
   };
 }

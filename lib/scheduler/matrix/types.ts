@@ -63,7 +63,11 @@ export interface MatrixDecision {
 }
 
 /**
- * Which router decides evictions, as the loaded configuration should carry it (`GatewayConfig.routing`):
- * llama-swap's `routing.router.use` (default `group`), or the legacy top-level `matrix:` block.
+ * Which router decides evictions, as the loaded configuration carries it (`GatewayConfig.routing`):
+ * llama-swap's `routing.router.use` (default `group`) or the legacy top-level `matrix:` block, with
+ * the matrix compiled by `compileMatrix` (null in group mode).
  */
-export type RouterChoice = { readonly use: 'group' } | { readonly use: 'matrix'; readonly matrix: CompiledMatrix };
+export interface RouterChoice {
+  readonly router: 'group' | 'matrix';
+  readonly matrix: CompiledMatrix | null;
+}

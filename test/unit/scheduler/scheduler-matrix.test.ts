@@ -213,8 +213,9 @@ describe('scheduler / matrix mode', () => {
         groups: [],
         resources: {},
       };
-      expect(createScheduler({ ...config, routing: { use: 'matrix', matrix: matrix() } }, () => true).snapshot().mode).to.equal('matrix');
-      expect(() => createScheduler({ ...config, routing: { use: 'group' } }, () => true)).to.throw('is in no group');
+      expect(createScheduler({ ...config, routing: { router: 'matrix', matrix: matrix() } }, () => true).snapshot().mode).to.equal('matrix');
+      expect(() => createScheduler({ ...config, routing: { router: 'group', matrix: null } }, () => true)).to.throw('is in no group');
+      expect(() => createScheduler({ ...config, routing: { router: 'matrix', matrix: null } }, () => true)).to.throw('no compiled matrix');
     });
   });
 });
