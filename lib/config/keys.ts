@@ -1,7 +1,8 @@
 /**
- * Which keys the loader knows, where. Unknown keys are found here, before joi sees the document:
- * keys of llama-swap (or llmsnap) that siesta does not implement become warnings and are dropped;
- * any other unknown key is an error with a "did you mean" suggestion.
+ * Which keys the loader knows, where. Unknown keys are found here, before joi sees the document.
+ * llama-swap decodes its YAML without strict key checking, so an unknown key loads and does
+ * nothing there; here it is dropped with a warning that names it (with a "did you mean" when a
+ * known key is close). `siesta check --strict` turns those warnings into problems.
  */
 import type { ConfigIssue } from './types.js';
 import { formatPath } from './errors.js';
@@ -10,31 +11,40 @@ export type Shape =
   | {
       readonly kind: 'object';
       readonly keys: Readonly<Record<string, Shape | null>>;
-      /** Known keys that siesta does not implement, with the warning to give. */
+      /** Known keys that siesta loads but does not act on, with the warning to give. */
       readonly ignored?: Readonly<Record<string, string>>;
-      /** Any other unknown key is a warning too (llama-swap's `hooks` may grow new entries). */
-      readonly unknownIsWarning?: string;
+      /** Known keys that are loaded silently and dropped (they only feed llama-swap's own web UI). */
+      readonly silent?: readonly string[];
+      /** What an unknown key's warning says (default: llama-swap ignores it too). */
+      readonly unknownWarning?: string;
     }
   | { readonly kind: 'map'; readonly value: Shape }
   | { readonly kind: 'list'; readonly item: Shape };
 
-const NOT_IMPLEMENTED = 'not implemented by siesta; ignored';
-const OLD_LLMSNAP = 'not implemented by siesta (older llmsnap key); ignored: use sleepEndpoints / wakeEndpoints';
+/** llama-swap decodes YAML without strict key checking: an unknown key loads and does nothing. */
+const UNKNOWN = 'unknown key, ignored';
+const OLD_LLMSNAP = 'older llmsnap key, ignored: use sleepEndpoints / wakeEndpoints';
+const HOOKS_WARNING = 'unknown hook, ignored (hooks.on_startup.preload is the only hook)';
 
-const HOOKS_WARNING = `${NOT_IMPLEMENTED} (siesta supports hooks.on_startup.preload only)`;
-
-const object = (keys: Record<string, Shape | null>, ignored?: Record<string, string>): Shape => ({ kind: 'object', keys, ...(ignored ? { ignored } : {}) });
-const ignore = (...names: string[]): Record<string, string> => Object.fromEntries(names.map((name) => [name, NOT_IMPLEMENTED]));
+const object = (keys: Record<string, Shape | null>, extra: Omit<Extract<Shape, { kind: 'object' }>, 'kind' | 'keys'> = {}): Shape => ({
+  kind: 'object',
+  keys,
+  ...extra,
+});
+const map = (value: Shape): Shape => ({ kind: 'map', value });
+const list = (item: Shape): Shape => ({ kind: 'list', item });
 
 const amounts = object({ vram: null, ram: null });
 const httpStep = object({ endpoint: null, method: null, body: null, timeout: null });
+const timeouts = object({ connect: null, keepalive: null, responseHeader: null, tlsHandshake: null, expectContinue: null, idleConn: null });
+const filters = object({ stripParams: null, strip_params: null, setParams: null, setParamsByID: null });
 
 export const MODEL_SHAPE: Shape = object(
   {
     cmd: null,
     cmdStop: null,
     proxy: null,
-    aliases: { kind: 'list', item: object({ id: null }, ignore('name', 'unlisted')) },
+    aliases: list(object({ id: null }, { ignored: { name: 'alias names are not shown; ignored', unlisted: 'ignored' } })),
     env: null,
     checkEndpoint: null,
     ttl: null,
@@ -44,50 +54,79 @@ export const MODEL_SHAPE: Shape = object(
     name: null,
     description: null,
     concurrencyLimit: null,
-    filters: object({ stripParams: null, strip_params: null, setParams: null }, ignore('setParamsByID')),
+    filters,
     macros: null,
     metadata: null,
     sendLoadingState: null,
+    timeouts,
+    compat: object({ ignoreWebsockets: null }),
+    capabilities: object({ in: null, out: null, tools: null, reranker: null, context: null }),
     sleepMode: null,
-    sleepEndpoints: { kind: 'list', item: httpStep },
-    wakeEndpoints: { kind: 'list', item: httpStep },
+    sleepEndpoints: list(httpStep),
+    wakeEndpoints: list(httpStep),
     backend: null,
     sleep: object({ level: null }),
-    idle: { kind: 'list', item: object({ after: null, do: null, level: null }) },
+    idle: list(object({ after: null, do: null, level: null })),
     resources: object({ vram: null, ram: null, asleep: amounts }),
     priority: null,
     options: null,
   },
   {
-    ...ignore('timeouts', 'compat', 'capabilities'),
-    ...Object.fromEntries(
-      ['cmdSleep', 'cmdWake', 'cmdSleepTimeout', 'cmdWakeTimeout', 'sleepEndpoint', 'sleepMethod', 'sleepBody', 'sleepTimeout', 'wakeEndpoint', 'wakeMethod', 'wakeBody', 'wakeTimeout'].map(
-        (name) => [name, OLD_LLMSNAP],
+    ignored: {
+      healthCheckTimeout: 'ignored per model, as in llama-swap: the global healthCheckTimeout applies to every model',
+      ...Object.fromEntries(
+        ['cmdSleep', 'cmdWake', 'cmdSleepTimeout', 'cmdWakeTimeout', 'sleepEndpoint', 'sleepMethod', 'sleepBody', 'sleepTimeout', 'wakeEndpoint', 'wakeMethod', 'wakeBody', 'wakeTimeout'].map(
+          (name) => [name, OLD_LLMSNAP],
+        ),
       ),
-    ),
+    },
   },
 );
 
 export const GROUP_SHAPE: Shape = object({ swap: null, exclusive: null, persistent: null, members: null });
 
+const PEER_SHAPE: Shape = object({ proxy: null, apiKey: null, models: null, filters, timeouts });
+const SELECTOR_SHAPE: Shape = object({
+  strategy: null,
+  targets: null,
+  settings: object({ spillover: null }),
+  name: null,
+  description: null,
+  unlisted: null,
+  metadata: null,
+});
+const PROFILE_SHAPE: Shape = object({ description: null, pins: null });
+/** The matrix is checked by its compiler (lib/scheduler/matrix), which knows its whole shape. */
+const MATRIX_SHAPE: Shape = object({ vars: null, evict_costs: null, sets: null });
+const ROUTING_SHAPE: Shape = object({
+  scheduler: object({ use: null, settings: object({ fifo: object({ priority: null }) }) }),
+  router: object({ use: null, settings: object({ groups: map(GROUP_SHAPE), matrix: MATRIX_SHAPE }) }),
+});
+
 export const ROOT_SHAPE: Shape = object(
   {
     healthCheckTimeout: null,
     logLevel: null,
+    logTimeFormat: null,
+    logToStdout: null,
     startPort: null,
     macros: null,
-    groups: { kind: 'map', value: GROUP_SHAPE },
-    hooks: {
-      kind: 'object',
-      keys: { on_startup: { kind: 'object', keys: { preload: null }, unknownIsWarning: HOOKS_WARNING } },
-      unknownIsWarning: HOOKS_WARNING,
-    },
+    groups: map(GROUP_SHAPE),
+    matrix: MATRIX_SHAPE,
+    routing: ROUTING_SHAPE,
+    hooks: object({ on_startup: object({ preload: null }, { unknownWarning: HOOKS_WARNING }) }, { unknownWarning: HOOKS_WARNING }),
     sendLoadingState: null,
     includeAliasesInList: null,
     globalTTL: null,
     unloadTimeout: null,
     apiKeys: null,
-    models: { kind: 'map', value: MODEL_SHAPE },
+    models: map(MODEL_SHAPE),
+    peers: map(PEER_SHAPE),
+    profiles: map(PROFILE_SHAPE),
+    selectors: map(SELECTOR_SHAPE),
+    upstream: object({ ignorePaths: null }),
+    store: object({ path: null }),
+    performance: object({ disabled: null, every: null }),
     sleepRequestTimeout: null,
     wakeRequestTimeout: null,
     resources: amounts,
@@ -97,22 +136,9 @@ export const ROOT_SHAPE: Shape = object(
     adminKeys: null,
     maxBodySize: null,
   },
-  ignore(
-    'logTimeFormat',
-    'logToStdout',
-    'logRequests',
-    'metricsMaxInMemory',
-    'captureBuffer',
-    'store',
-    'ui',
-    'performance',
-    'profiles',
-    'selectors',
-    'peers',
-    'upstream',
-    'matrix',
-    'routing',
-  ),
+  // logRequests: llama-swap HEAD no longer reads it (siesta logs one line per request anyway).
+  // store and performance feed llama-swap's UI too, but llama-swap refuses bad values: checked, then dropped.
+  { silent: ['logRequests', 'metricsMaxInMemory', 'captureBuffer', 'ui'] },
 );
 
 /** Edit distance counting insertions, deletions, substitutions and adjacent transpositions as 1. */
@@ -160,14 +186,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export interface KeyCheck {
   /** The document without ignored or unknown keys, and without keys whose value is null (= unset). */
   readonly pruned: unknown;
+  /** Unknown and ignored keys, each with its path: never fatal (`--strict` makes them so). */
   readonly warnings: ConfigIssue[];
-  readonly errors: ConfigIssue[];
 }
 
-/** Walks `value` along `shape`, collecting warnings and errors and building the pruned copy. */
+/** Walks `value` along `shape`, collecting warnings and building the pruned copy. */
 export function checkKeys(value: unknown, shape: Shape = ROOT_SHAPE): KeyCheck {
   const warnings: ConfigIssue[] = [];
-  const errors: ConfigIssue[] = [];
   const walk = (node: unknown, nodeShape: Shape, path: (string | number)[]): unknown => {
     if (nodeShape.kind === 'list') {
       return Array.isArray(node) ? node.map((item, index) => walk(item, nodeShape.item, [...path, index])) : node;
@@ -178,26 +203,24 @@ export function checkKeys(value: unknown, shape: Shape = ROOT_SHAPE): KeyCheck {
     }
     const out: Record<string, unknown> = {};
     const ignored = nodeShape.ignored ?? {};
+    const silent = nodeShape.silent ?? [];
     for (const [key, item] of Object.entries(node)) {
       const keyPath = formatPath([...path, key]);
       if (Object.hasOwn(nodeShape.keys, key)) {
         if (item === null) continue;
         const child = nodeShape.keys[key];
         out[key] = child ? walk(item, child, [...path, key]) : item;
+      } else if (silent.includes(key)) {
+        continue;
       } else if (Object.hasOwn(ignored, key)) {
-        warnings.push({ path: keyPath, message: ignored[key] ?? NOT_IMPLEMENTED });
+        warnings.push({ path: keyPath, message: ignored[key] ?? UNKNOWN });
       } else {
         const candidates = [...Object.keys(nodeShape.keys), ...Object.keys(ignored)];
-        if (nodeShape.unknownIsWarning === undefined) {
-          errors.push({ path: keyPath, message: `unknown key${didYouMean(key, candidates)}` });
-        } else {
-          warnings.push({ path: keyPath, message: `${nodeShape.unknownIsWarning}${didYouMean(key, candidates)}` });
-        }
+        warnings.push({ path: keyPath, message: `${nodeShape.unknownWarning ?? UNKNOWN}${didYouMean(key, candidates)}` });
       }
     }
     return out;
   };
   const pruned = walk(value, shape, []);
-  return { pruned, warnings, errors };
+  return { pruned, warnings };
 }
-

@@ -1,7 +1,9 @@
 /**
- * The loader: YAML text → unknown-key check → joi validation → resolution → deep freeze.
- * Every problem is collected and thrown together as one `ConfigError`.
+ * The loader: YAML text → macro expansion (llama-swap's: every value) → key check (unknown keys
+ * are warnings) → joi validation → resolution → deep freeze. Every problem is collected and thrown
+ * together as one `ConfigError`; with `strict`, every warning is a problem too.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Schema } from 'joi';
@@ -11,6 +13,7 @@ import type { ConfigIssue, LoadedConfig } from './types.js';
 import type { RawConfig } from './raw.js';
 import { ConfigError, formatPath } from './errors.js';
 import { checkKeys } from './keys.js';
+import { expandDocument } from './expand.js';
 import { resolveConfig } from './resolve.js';
 import { VALIDATE_OPTIONS, rootSchema } from './schema.js';
 import { dedupeIssues } from './macros.js';
@@ -22,6 +25,8 @@ export interface LoadOptions {
   readonly knownBackends?: readonly string[];
   /** Each plugin's joi schema for a model's `options:` block, by plugin name. */
   readonly pluginOptionSchemas?: Readonly<Record<string, Schema>>;
+  /** Treat every warning (unknown key, ignored key...) as a problem: `siesta check --strict`. */
+  readonly strict?: boolean;
 }
 
 export interface LoadTextOptions extends LoadOptions {
@@ -60,6 +65,35 @@ function keyOrderOf(doc: Document.Parsed) {
   };
 }
 
+/**
+ * llama-swap's `store.path` rule (its activity database): not blank; an existing file must be
+ * writable, a new one needs a writable directory. siesta has no store, but refuses what llama-swap
+ * refuses. Relative paths are taken from the working directory, as llama-swap does.
+ */
+function storePathIssues(document: unknown): ConfigIssue[] {
+  const store = (document as { store?: { path?: unknown } } | null)?.store;
+  if (store === undefined || store === null || typeof store !== 'object') return [];
+  const file = typeof store.path === 'string' ? store.path : '';
+  if (file.trim() === '') return [{ path: 'store.path', message: 'must not be empty' }];
+  const writable = (target: string): boolean => {
+    try {
+      accessSync(target, constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(file).isDirectory();
+  } catch {
+    const dir = path.dirname(file);
+    return writable(dir) ? [] : [{ path: 'store.path', message: `directory ${dir} is not writable` }];
+  }
+  if (isDirectory) return [{ path: 'store.path', message: `${file} is a directory, not a file` }];
+  return writable(file) ? [] : [{ path: 'store.path', message: `${file} is not writable` }];
+}
+
 /** Parses, validates and resolves configuration text. Throws `ConfigError` listing every problem. */
 export function loadConfigText(text: string, options: LoadTextOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
@@ -68,20 +102,17 @@ export function loadConfigText(text: string, options: LoadTextOptions = {}): Loa
 
   const doc = parseDocument(text, { merge: true, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) throw new ConfigError(yamlIssues(doc), configPath);
-  const document: unknown = doc.toJS({ maxAliasCount: 1000 });
-  if (document === null || document === undefined) {
-    throw new ConfigError([{ path: 'models', message: 'is required: the file is empty' }], configPath);
-  }
-
-  const keys = checkKeys(document);
-  const issues: ConfigIssue[] = [...keys.errors];
-  if (typeof document === 'object' && !Array.isArray(document) && !Object.hasOwn(document, 'models')) {
-    issues.push({ path: 'models', message: 'is required: a mapping of model ids to their settings' });
-  }
+  // An empty file loads in llama-swap (no models, nothing to serve); so it does here, with a warning.
+  const parsed: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  const keyOrder = keyOrderOf(doc);
+  const expanded = expandDocument(parsed, { env, keyOrder });
+  const keys = checkKeys(expanded.document);
+  const issues: ConfigIssue[] = [...expanded.issues];
   const validated = rootSchema.validate(keys.pruned, VALIDATE_OPTIONS);
   for (const detail of validated.error?.details ?? []) {
     issues.push({ path: formatPath(detail.path), message: detail.message });
   }
+  issues.push(...storePathIssues(keys.pruned));
 
   let loaded: LoadedConfig | null = null;
   if (validated.value !== null && typeof validated.value === 'object' && !Array.isArray(validated.value)) {
@@ -91,11 +122,12 @@ export function loadConfigText(text: string, options: LoadTextOptions = {}): Loa
       baseDir,
       ...(options.knownBackends ? { knownBackends: options.knownBackends } : {}),
       ...(options.pluginOptionSchemas ? { pluginOptionSchemas: options.pluginOptionSchemas } : {}),
-      keyOrder: keyOrderOf(doc),
+      keyOrder,
     });
     issues.push(...resolved.issues);
     loaded = { config: resolved.config, warnings: [...keys.warnings, ...resolved.warnings] };
   }
+  if (options.strict === true && loaded !== null) issues.push(...loaded.warnings);
   if (issues.length > 0 || loaded === null) throw new ConfigError(dedupeIssues(issues), configPath);
   return deepFreeze(loaded);
 }

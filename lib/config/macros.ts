@@ -164,7 +164,8 @@ export function resolveMacroDefinitions(
       reported.add(`env.${variable}`);
     }
     for (const name of findMacroReferences(result.text)) {
-      if (name === 'PORT' || name === 'PID' || name.startsWith('env.') || name === definition.name) continue;
+      // builtins.has(name): a builtin kept literal for later (the global pass keeps ${MODEL_ID}).
+      if (name === 'PORT' || name === 'PID' || name.startsWith('env.') || name === definition.name || builtins.has(name)) continue;
       const message = allNames.has(name)
         ? `uses \${${name}}, which is defined after it (a macro may only use macros defined before it)`
         : `uses unknown macro \${${name}}`;

@@ -18,6 +18,54 @@ export interface RawAmounts {
   readonly ram?: number;
 }
 
+export interface RawFilters {
+  readonly stripParams?: string | readonly string[];
+  readonly strip_params?: string | readonly string[];
+  readonly setParams?: Readonly<Record<string, unknown>>;
+  readonly setParamsByID?: Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
+}
+
+/** Milliseconds (converted from llama-swap's seconds). */
+export interface RawTimeouts {
+  readonly connect?: number;
+  readonly keepalive?: number;
+  readonly responseHeader?: number;
+  readonly tlsHandshake?: number;
+  readonly expectContinue?: number;
+  readonly idleConn?: number;
+}
+
+export interface RawPeer {
+  readonly proxy?: string;
+  readonly apiKey?: string;
+  readonly models?: readonly string[];
+  readonly filters?: RawFilters;
+  readonly timeouts?: RawTimeouts;
+}
+
+export interface RawProfile {
+  readonly description?: string;
+  readonly pins?: Readonly<Record<string, string | null>>;
+}
+
+export interface RawSelector {
+  readonly strategy?: string;
+  readonly targets?: readonly string[];
+  readonly settings?: { readonly spillover?: number };
+  readonly name?: string;
+  readonly description?: string;
+  readonly unlisted?: boolean;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+export interface RawRouting {
+  readonly scheduler?: { readonly use?: string; readonly settings?: { readonly fifo?: { readonly priority?: Readonly<Record<string, number>> } } };
+  readonly router?: {
+    readonly use?: string;
+    readonly settings?: { readonly groups?: Readonly<Record<string, RawGroup>>; readonly matrix?: Readonly<Record<string, unknown>> };
+  };
+}
+
 export interface RawModel {
   readonly cmd?: string;
   readonly cmdStop?: string;
@@ -32,10 +80,15 @@ export interface RawModel {
   readonly name?: string;
   readonly description?: string;
   readonly concurrencyLimit?: number;
-  readonly filters?: {
-    readonly stripParams?: string | readonly string[];
-    readonly strip_params?: string | readonly string[];
-    readonly setParams?: Readonly<Record<string, unknown>>;
+  readonly filters?: RawFilters;
+  readonly timeouts?: RawTimeouts;
+  readonly compat?: { readonly ignoreWebsockets?: boolean };
+  readonly capabilities?: {
+    readonly in?: readonly string[];
+    readonly out?: readonly string[];
+    readonly tools?: boolean;
+    readonly reranker?: boolean;
+    readonly context?: number;
   };
   readonly macros?: Readonly<Record<string, unknown>>;
   readonly metadata?: Readonly<Record<string, unknown>>;
@@ -79,4 +132,13 @@ export interface RawConfig {
   readonly logFormat?: 'text' | 'json';
   readonly adminKeys?: readonly string[];
   readonly maxBodySize?: number;
+  readonly logTimeFormat?: string;
+  readonly logToStdout?: 'proxy' | 'upstream' | 'both' | 'none';
+  readonly logRequests?: boolean;
+  readonly matrix?: Readonly<Record<string, unknown>>;
+  readonly routing?: RawRouting;
+  readonly peers?: Readonly<Record<string, RawPeer>>;
+  readonly profiles?: Readonly<Record<string, RawProfile>>;
+  readonly selectors?: Readonly<Record<string, RawSelector>>;
+  readonly upstream?: { readonly ignorePaths?: readonly string[] };
 }

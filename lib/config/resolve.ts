@@ -12,11 +12,13 @@ import type {
   GroupConfig,
   HttpStep,
   IdleStep,
+  Modality,
+  ModelCapabilities,
   ModelConfig,
   ModelResources,
   ResourceAmounts,
 } from './types.js';
-import type { RawAmounts, RawConfig, RawHttpStep, RawModel } from './raw.js';
+import type { RawAmounts, RawConfig, RawGroup, RawHttpStep, RawModel } from './raw.js';
 import { CommandSyntaxError, splitCommand, stripCommentLines } from './command.js';
 import { formatPath } from './errors.js';
 import { didYouMean } from './keys.js';
@@ -30,6 +32,19 @@ import {
   resolveMacroDefinitions,
 } from './macros.js';
 import { VALIDATE_OPTIONS } from './schema.js';
+import { macroDefinitions } from './expand.js';
+import {
+  MODEL_TIMEOUTS,
+  type Names,
+  checkPeerNamespace,
+  resolveFilters,
+  resolvePeers,
+  resolvePriorities,
+  resolveProfiles,
+  resolveRouter,
+  resolveSelectors,
+  resolveTimeouts,
+} from './routing.js';
 import { formatDuration } from './units.js';
 
 /** Every default, in one place (llama-swap's where llama-swap has the key). */
@@ -56,7 +71,12 @@ export const DEFAULTS = Object.freeze({
   pluginDir: 'plugins',
   stateDir: '.siesta-state',
   defaultGroupId: '(default)',
+  logToStdout: 'proxy',
+  /** llama-swap's default for `upstream.ignorePaths`: static assets never load a model. */
+  upstreamIgnorePath: '.*\\.(js|json|css|png|gif|jpg|jpeg|ico|txt)$',
 } as const);
+
+const LOG_LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'];
 
 export interface ResolveOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -92,16 +112,6 @@ function amountsOf(raw: RawAmounts | undefined): ResourceAmounts {
   return out;
 }
 
-function macroDefinitions(
-  macros: Readonly<Record<string, unknown>> | undefined,
-  docPath: readonly string[],
-  keyOrder: ResolveOptions['keyOrder'],
-): MacroDefinition[] {
-  if (!macros) return [];
-  const order = keyOrder?.(docPath)?.filter((name) => Object.hasOwn(macros, name)) ?? Object.keys(macros);
-  return order.map((name) => ({ name, value: macros[name], path: formatPath([...docPath, name]) }));
-}
-
 /** Resolves the validated document. `raw` may still hold invalid parts where joi reported errors. */
 export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveResult {
   const issues: ConfigIssue[] = [];
@@ -109,12 +119,11 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
   const issue = (docPath: readonly (string | number)[], message: string): void => {
     issues.push({ path: formatPath(docPath), message });
   };
-  const env = options.env;
-
   const sleepRequestTimeoutMs = num(raw.sleepRequestTimeout, DEFAULTS.sleepRequestTimeoutMs);
   const wakeRequestTimeoutMs = num(raw.wakeRequestTimeout, DEFAULTS.wakeRequestTimeoutMs);
   const healthCheckTimeoutMs = Math.max(num(raw.healthCheckTimeout, DEFAULTS.healthCheckTimeoutMs), DEFAULTS.minHealthCheckTimeoutMs);
-  const globalUnloadTimeoutMs = num(raw.unloadTimeout, DEFAULTS.unloadTimeoutMs);
+  // llama-swap: an unloadTimeout of 0 means the default.
+  const globalUnloadTimeoutMs = num(raw.unloadTimeout, 0) > 0 ? num(raw.unloadTimeout, 0) : DEFAULTS.unloadTimeoutMs;
   const globalTTLMs = num(raw.globalTTL, DEFAULTS.globalTTLMs);
   const globalSendLoadingState = raw.sendLoadingState === true;
   const startPort =
@@ -151,26 +160,68 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     models[id] = model;
   }
 
-  checkAliases(models, issue);
-  const groups = resolveGroups(raw, models, issue);
-  checkPortsShared(models, groups, issue);
-  const preload = resolvePreload(raw, models, issue);
+  const warn = (docPath: readonly (string | number)[], message: string): void => {
+    warnings.push({ path: formatPath(docPath), message });
+  };
+  if (modelIds.length === 0 && Object.keys(raw.peers ?? {}).length === 0) warn(['models'], 'no models and no peers: nothing to serve');
+  checkAliases(models, issue, warn);
+  const names: Names = {
+    models: new Set(modelIds),
+    aliases: new Map(Object.values(models).flatMap((model) => model.aliases.map((alias) => [alias, model.id] as const))),
+  };
+  const router = resolveRouter(raw, issue);
+  const groups = resolveGroups(router.groups, models, issue, warn);
+  checkPortsShared(models, groups, warn);
+  const preload = resolvePreload(raw, models, warn);
+  const priorities = resolvePriorities(raw, names, issue);
+  for (const [id, priority] of priorities) {
+    const model = models[id];
+    if (model) models[id] = { ...model, priority };
+  }
+  const expandGlobal = (value: unknown): unknown => value; // global macros were expanded before joi (expand.ts)
+  const peers = resolvePeers(raw, expandGlobal, issue, warn);
+  checkPeerNamespace(peers, names, raw, issue);
+  const groupOf = new Map(groups.flatMap((group) => group.members.map((member) => [member, group] as const)));
+  const selectors = resolveSelectors(
+    raw,
+    names,
+    peers,
+    (local) => {
+      // Spillover targets must be able to run at the same time. The matrix router checks its own sets.
+      if (router.routing.router === 'matrix') return null;
+      const group = groupOf.get(local[0] ?? '');
+      if (!group) return `target "${local[0] ?? ''}" is not in a routing group`;
+      if (group.swap) return 'spillover targets must share a group with swap: false';
+      return local.every((id) => groupOf.get(id) === group) ? null : 'spillover targets must share one routing group';
+    },
+    issue,
+  );
+  const profiles = resolveProfiles(raw, names, peers, issue);
+
+  const ignorePaths = list(raw.upstream?.ignorePaths).length > 0 ? list(raw.upstream?.ignorePaths) : [DEFAULTS.upstreamIgnorePath];
+  ignorePaths.forEach((pattern, index) => {
+    try {
+      new RegExp(pattern);
+    } catch (error) {
+      issue(['upstream', 'ignorePaths', index], `invalid regular expression "${pattern}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+
+  const logLevelText = (raw.logLevel ?? '').trim().toLowerCase();
+  if (logLevelText !== '' && !LOG_LEVELS.includes(logLevelText)) warn(['logLevel'], `unknown level "${raw.logLevel ?? ''}": info is used (debug, info, warn, error)`);
 
   const keys = (keyList: readonly string[] | undefined, name: string): string[] =>
     list(keyList).flatMap((key, index) => {
       if (typeof key !== 'string') return [];
-      const expanded = expandMacros(key, new Map(), env);
-      for (const variable of expanded.missingEnv) issue([name, index], `environment variable ${variable} is not set`);
-      const leftover = findMacroReferences(expanded.text).filter((ref) => !ref.startsWith('env.'));
-      for (const ref of leftover) issue([name, index], `unknown macro \${${ref}} (only \${env.NAME} is expanded here)`);
-      if (expanded.text.trim() === '') issue([name, index], 'must not be empty');
-      else if (/\s/.test(expanded.text)) issue([name, index], 'must not contain spaces');
-      return [expanded.text];
+      // Macros (global ones and ${env.NAME}) were expanded before validation (expand.ts).
+      if (key.trim() === '') issue([name, index], 'must not be empty');
+      else if (/\s/.test(key)) issue([name, index], 'must not contain spaces');
+      return [key];
     });
 
   const config: GatewayConfig = {
     configPath: options.configPath,
-    logLevel: raw.logLevel ?? DEFAULTS.logLevel,
+    logLevel: (LOG_LEVELS.includes(logLevelText) ? logLevelText : DEFAULTS.logLevel) as GatewayConfig['logLevel'],
     logFormat: raw.logFormat ?? DEFAULTS.logFormat,
     healthCheckTimeoutMs,
     startPort,
@@ -187,6 +238,13 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     models,
     sleepRequestTimeoutMs,
     wakeRequestTimeoutMs,
+    routing: router.routing,
+    peers,
+    profiles,
+    selectors,
+    upstreamIgnorePaths: ignorePaths,
+    logToStdout: raw.logToStdout ?? DEFAULTS.logToStdout,
+    logTimeFormat: (raw.logTimeFormat ?? '').trim(),
   };
   return { config, issues, warnings };
 }
@@ -240,7 +298,6 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
     for (const ref of new Set(findMacroReferences(out))) {
       if ((ref === 'PID' && allowPid) || macros.reported.has(ref)) continue;
       if (/^env\.[A-Za-z_][A-Za-z0-9_]*$/.test(ref)) continue; // an unset variable, reported in phase 1
-      if (ref === 'PORT' && typeof raw.cmd !== 'string') continue; // cmd itself is reported missing
       if (ref === 'PORT') issue(docPath, portHint ?? 'uses ${PORT}, but cmd does not; ${PORT} is only allocated for models whose cmd uses it');
       else if (ref === 'PID') issue(docPath, '${PID} is only available in cmdStop');
       else issue(docPath, `unknown macro \${${ref}}`);
@@ -266,13 +323,15 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
     return value;
   };
 
-  // cmd → argv
+  // cmd → argv. llama-swap loads a model without cmd and fails when it starts; so does siesta.
   let cmd: string[] = [];
-  if (typeof raw.cmd === 'string') {
+  if (typeof raw.cmd !== 'string' || raw.cmd.trim() === '') {
+    ctx.warn(at('cmd'), 'is not set: this model cannot be started (requests for it will fail)');
+  } else {
     const text = finish(cmdText, at('cmd'));
     try {
       cmd = splitCommand(text);
-      if (cmd.length === 0) issue(at('cmd'), 'is empty (only comments or blanks)');
+      if (cmd.length === 0) ctx.warn(at('cmd'), 'is empty (only comments or blanks): this model cannot be started');
     } catch (error) {
       if (!(error instanceof CommandSyntaxError)) throw error;
       issue(at('cmd'), error.message);
@@ -345,25 +404,15 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
     }
   }
 
-  // filters
-  const stripSource = raw.filters?.stripParams ?? raw.filters?.strip_params;
-  const stripKey = raw.filters?.stripParams !== undefined ? 'stripParams' : 'strip_params';
-  const stripList =
-    typeof stripSource === 'string'
-      ? expandText(stripSource, at('filters', stripKey)).split(',')
-      : Array.isArray(stripSource)
-        ? stripSource.map((item, index) => (typeof item === 'string' ? expandText(item, at('filters', stripKey, index)) : ''))
-        : [];
-  // llama-swap: trimmed, without blanks and duplicates, sorted; `model` can never be stripped.
-  const stripParams = [...new Set(stripList.map((item) => item.trim()).filter((item) => item !== '' && item !== 'model'))].sort();
-  const setParams: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw.filters?.setParams ?? {})) {
-    if (key === 'model') {
-      ctx.warn(at('filters', 'setParams', 'model'), 'the model parameter cannot be set; ignored');
-      continue;
-    }
-    setParams[key] = expandTyped(value, at('filters', 'setParams', key));
+  // llama-swap expands macros in setParamsByID keys too (`"${MODEL_ID}:high"`); two keys may not meet.
+  const byId: Record<string, Readonly<Record<string, unknown>> | null> = {};
+  for (const [key, value] of Object.entries(raw.filters?.setParamsByID ?? {})) {
+    const expandedKey = expandText(key, at('filters', 'setParamsByID', key));
+    if (Object.hasOwn(byId, expandedKey)) issue(at('filters', 'setParamsByID', key), `keys "${key}" and "${expandedKey}" resolve to the same value`);
+    byId[expandedKey] = value;
   }
+  const rawFilters = raw.filters ? { ...raw.filters, setParamsByID: byId } : undefined;
+  const filters = resolveFilters(rawFilters, (value, docPath) => expandTyped(value, [...docPath]), at('filters'), ctx.warn);
   const metadata = (raw.metadata ? expandTyped(raw.metadata, at('metadata')) : {}) as Record<string, unknown>;
 
   // sleep (llmsnap's sleepMode + siesta's sleep.level) and explicit endpoint recipes
@@ -385,10 +434,20 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
   };
   const sleepEndpoints = steps(raw.sleepEndpoints, 'sleepEndpoints', ctx.defaults.sleepRequestTimeoutMs);
   const wakeEndpoints = steps(raw.wakeEndpoints, 'wakeEndpoints', ctx.defaults.wakeRequestTimeoutMs);
-  if (sleepEndpoints && !wakeEndpoints) issue(at('wakeEndpoints'), 'is required when sleepEndpoints is set');
-  if (wakeEndpoints && !sleepEndpoints) issue(at('sleepEndpoints'), 'is required when wakeEndpoints is set');
   const sleepLevel = raw.sleep?.level === 1 || raw.sleep?.level === 2 ? raw.sleep.level : DEFAULTS.sleepLevel;
-  const sleep = { enabled: raw.sleepMode !== 'disable', level: sleepLevel };
+  // llmsnap's default is sleepMode: disable. A model that names one of siesta's backends (or has
+  // siesta's `sleep:` block) keeps siesta's default: sleep whenever the backend can.
+  const siestaStyle = typeof raw.backend === 'string' || raw.sleep !== undefined;
+  const sleepEnabled = raw.sleepMode === 'enable' || (siestaStyle && raw.sleepMode !== 'disable');
+  const sleep = { enabled: sleepEnabled, level: sleepLevel };
+  if (sleepEnabled) {
+    // llmsnap: sleepMode: enable needs both lists; a siesta backend brings its own recipe.
+    if (!siestaStyle && !sleepEndpoints) issue(at('sleepEndpoints'), "required when sleepMode is 'enable' (or name a backend with a sleep recipe, e.g. backend: vllm)");
+    if (!wakeEndpoints && (sleepEndpoints || !siestaStyle)) issue(at('wakeEndpoints'), sleepEndpoints ? 'is required when sleepEndpoints is set' : "required when sleepMode is 'enable'");
+    if (wakeEndpoints && !sleepEndpoints && siestaStyle) issue(at('sleepEndpoints'), 'is required when wakeEndpoints is set');
+  } else if (sleepEndpoints && raw.sleepMode === undefined) {
+    ctx.warn(at('sleepMode'), "is not set, and llmsnap's default is disable: this model is stopped, not slept; add sleepMode: enable to use its sleepEndpoints");
+  }
 
   const idle = resolveIdle(id, raw, ctx.defaults.globalTTLMs, issue);
 
@@ -428,7 +487,10 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
     unlisted: raw.unlisted === true,
     useModelName: typeof raw.useModelName === 'string' && raw.useModelName !== '' ? raw.useModelName : null,
     concurrencyLimit: num(raw.concurrencyLimit, 0) > 0 ? num(raw.concurrencyLimit, 0) : DEFAULTS.concurrencyLimit,
-    filters: { stripParams, setParams },
+    filters,
+    timeouts: resolveTimeouts(raw.timeouts, MODEL_TIMEOUTS),
+    capabilities: capabilitiesOf(raw.capabilities),
+    ignoreWebsockets: raw.compat?.ignoreWebsockets === true,
     metadata,
     sendLoadingState: typeof raw.sendLoadingState === 'boolean' ? raw.sendLoadingState : ctx.defaults.sendLoadingState,
     backend,
@@ -437,11 +499,24 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
     wakeEndpoints,
     idle,
     resources,
-    unloadTimeoutMs: num(raw.unloadTimeout, ctx.defaults.unloadTimeoutMs),
+    unloadTimeoutMs: num(raw.unloadTimeout, 0) > 0 ? num(raw.unloadTimeout, 0) : ctx.defaults.unloadTimeoutMs,
     healthCheckTimeoutMs: ctx.defaults.healthCheckTimeoutMs,
     priority: num(raw.priority, DEFAULTS.priority),
     options,
   };
+}
+
+function capabilitiesOf(raw: RawModel['capabilities']): ModelCapabilities | null {
+  if (!raw) return null;
+  const capabilities: ModelCapabilities = {
+    in: [...(raw.in ?? [])] as Modality[],
+    out: [...(raw.out ?? [])] as Modality[],
+    tools: raw.tools === true,
+    reranker: raw.reranker === true,
+    context: raw.context ?? 0,
+  };
+  const empty = capabilities.in.length === 0 && capabilities.out.length === 0 && !capabilities.tools && !capabilities.reranker && capabilities.context === 0;
+  return empty ? null : capabilities;
 }
 
 /** The idle ladder: user steps (strictly increasing, `stop` last) plus `ttl`/`globalTTL` as a final stop. */
@@ -485,32 +560,63 @@ function resolveIdle(
   return idle;
 }
 
-function checkAliases(models: Readonly<Record<string, ModelConfig>>, issue: (docPath: readonly (string | number)[], message: string) => void): void {
+type Report = (docPath: readonly (string | number)[], message: string) => void;
+
+/**
+ * Aliases are unique across models (llama-swap refuses duplicates). An alias that is another
+ * model's id loads in llama-swap and is never used (ids win): a warning here. Each
+ * `filters.setParamsByID` key other than the model's own id becomes an alias too, as in llama-swap,
+ * and there a clash with a model id or another model's alias is an error.
+ */
+function checkAliases(models: Record<string, ModelConfig>, issue: Report, warn: Report): void {
   const owner = new Map<string, string>();
   for (const model of Object.values(models)) {
     model.aliases.forEach((alias, index) => {
       if (Object.hasOwn(models, alias)) {
-        issue(['models', model.id, 'aliases', index], alias === model.id ? 'is the model\'s own id' : `"${alias}" is the id of another model`);
+        warn(['models', model.id, 'aliases', index], alias === model.id ? "is the model's own id; ignored" : `"${alias}" is the id of another model, which takes precedence; ignored`);
         return;
       }
       const previous = owner.get(alias);
-      if (previous !== undefined) issue(['models', model.id, 'aliases', index], `"${alias}" is already an alias of model ${previous}`);
+      if (previous !== undefined) issue(['models', model.id, 'aliases', index], `duplicate alias "${alias}": already an alias of model ${previous}`);
       else owner.set(alias, model.id);
     });
   }
+  for (const id of Object.keys(models).sort()) {
+    const model = models[id] as ModelConfig;
+    const added: string[] = [];
+    for (const key of Object.keys(model.filters.setParamsByID)) {
+      const where = ['models', id, 'filters', 'setParamsByID', key];
+      if (key === id) continue;
+      if (Object.hasOwn(models, key)) {
+        issue(where, `key "${key}" conflicts with an existing model ID`);
+        continue;
+      }
+      const existing = owner.get(key);
+      if (existing !== undefined) {
+        if (existing !== id) issue(where, `duplicate alias "${key}", already used by model ${existing}`);
+        continue;
+      }
+      owner.set(key, id);
+      added.push(key);
+    }
+    if (added.length > 0) models[id] = { ...model, aliases: [...model.aliases, ...added] };
+  }
 }
 
-/** llama-swap's groups plus the implicit `(default)` group holding every model not in a group. */
+/**
+ * llama-swap's groups plus the implicit `(default)` group holding every model not in a group.
+ * A member that names no model loads in llama-swap and does nothing: a warning here.
+ */
 function resolveGroups(
-  raw: RawConfig,
+  rawGroups: Readonly<Record<string, RawGroup>>,
   models: Readonly<Record<string, ModelConfig>>,
-  issue: (docPath: readonly (string | number)[], message: string) => void,
+  issue: Report,
+  warn: Report,
 ): GroupConfig[] {
   const groups: GroupConfig[] = [];
   const memberOf = new Map<string, string>();
   const ids = Object.keys(models);
   const aliasOwner = new Map(Object.values(models).flatMap((model) => model.aliases.map((alias) => [alias, model.id] as const)));
-  const rawGroups = raw.groups !== null && typeof raw.groups === 'object' ? raw.groups : {};
   for (const [groupId, group] of Object.entries(rawGroups)) {
     if (group === null || typeof group !== 'object') continue;
     if (groupId === DEFAULTS.defaultGroupId) {
@@ -518,24 +624,26 @@ function resolveGroups(
       continue;
     }
     const members: string[] = [];
+    const seen = new Set<string>();
     list(group.members).forEach((member, index) => {
       if (typeof member !== 'string') return;
       const where = ['groups', groupId, 'members', index];
-      if (!Object.hasOwn(models, member)) {
-        const alias = aliasOwner.get(member);
-        issue(where, alias ? `"${member}" is an alias; use the model id "${alias}"` : `unknown model "${member}"${didYouMean(member, ids)}`);
+      if (seen.has(member)) {
+        issue(where, `duplicate model member ${member} found in group: ${groupId}`);
         return;
       }
-      if (members.includes(member)) {
-        issue(where, `"${member}" is listed twice`);
-        return;
-      }
+      seen.add(member);
       const other = memberOf.get(member);
       if (other !== undefined) {
-        issue(where, `model "${member}" is already in group ${other}; a model may be in one group only`);
+        issue(where, `model member ${member} is used in multiple groups: ${other} and ${groupId}`);
         return;
       }
       memberOf.set(member, groupId);
+      if (!Object.hasOwn(models, member)) {
+        const alias = aliasOwner.get(member);
+        warn(where, alias ? `"${member}" is an alias; groups match model ids, so it has no effect (use "${alias}")` : `"${member}" is not a model; ignored${didYouMean(member, ids)}`);
+        return;
+      }
       members.push(member);
     });
     groups.push({
@@ -557,14 +665,11 @@ function resolveGroups(
 }
 
 /**
- * Two models may share a proxy host:port only when they can never run together: same group with
- * swap: true. (A fixed port shared by every model in one swap group is a common llama-swap setup.)
+ * Two models may share a proxy host:port safely only when they can never run together: same group
+ * with swap: true. llama-swap does not check this; the second server then fails to bind when both
+ * are asked for, so it is a warning here.
  */
-function checkPortsShared(
-  models: Readonly<Record<string, ModelConfig>>,
-  groups: readonly GroupConfig[],
-  issue: (docPath: readonly (string | number)[], message: string) => void,
-): void {
+function checkPortsShared(models: Readonly<Record<string, ModelConfig>>, groups: readonly GroupConfig[], warn: Report): void {
   const groupOf = new Map(groups.flatMap((group) => group.members.map((member) => [member, group] as const)));
   const seen = new Map<string, string>();
   for (const id of Object.keys(models).sort()) {
@@ -585,15 +690,12 @@ function checkPortsShared(
     }
     const group = groupOf.get(id);
     if (group && group.swap && groupOf.get(other) === group) continue;
-    issue(['models', id, 'proxy'], `port ${portText} is also used by model ${other}, and both could run at the same time (put them in one group with swap: true, or use \${PORT})`);
+    warn(['models', id, 'proxy'], `port ${portText} is also used by model ${other}, and both could run at the same time: the second one to start will fail (put them in one group with swap: true, or use \${PORT})`);
   }
 }
 
-function resolvePreload(
-  raw: RawConfig,
-  models: Readonly<Record<string, ModelConfig>>,
-  issue: (docPath: readonly (string | number)[], message: string) => void,
-): string[] {
+/** `hooks.on_startup.preload`: ids or aliases; llama-swap drops an entry that names no model (a warning here). */
+function resolvePreload(raw: RawConfig, models: Readonly<Record<string, ModelConfig>>, warn: Report): string[] {
   const entries = list(raw.hooks?.on_startup?.preload);
   const ids = Object.keys(models);
   const preload: string[] = [];
@@ -603,7 +705,7 @@ function resolvePreload(
     const id = Object.hasOwn(models, name) ? name : Object.values(models).find((model) => model.aliases.includes(name))?.id;
     if (id === undefined) {
       const candidates = [...ids, ...Object.values(models).flatMap((model) => model.aliases)];
-      issue(['hooks', 'on_startup', 'preload', index], `unknown model "${name}"${didYouMean(name, candidates)}`);
+      warn(['hooks', 'on_startup', 'preload', index], `"${name}" is not a model; ignored${didYouMean(name, candidates)}`);
     } else if (!preload.includes(id)) {
       preload.push(id);
     }

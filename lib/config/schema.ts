@@ -66,8 +66,30 @@ const httpStep = joi.object({
 
 const stripParams = () => joi.alternatives(joi.string().allow(''), joi.array().items(joi.string()));
 
+const filters = () =>
+  joi.object({
+    stripParams: stripParams(),
+    strip_params: stripParams(),
+    setParams: stringMap(),
+    setParamsByID: joi.object().pattern(/.*/, stringMap().allow(null)),
+  });
+
+/** llama-swap's per-model and per-peer proxy timeouts: seconds (or a duration string); 0 = none. */
+const timeouts = () =>
+  joi.object({
+    connect: duration(),
+    keepalive: duration(),
+    responseHeader: duration(),
+    tlsHandshake: duration(),
+    expectContinue: duration(),
+    idleConn: duration(),
+  });
+
+const modality = () => joi.valid('text', 'audio', 'image').messages({ 'any.only': 'invalid modality "{#value}", must be one of: text, audio, image' });
+
 export const modelSchema = joi.object({
-  cmd: joi.string().trim().required().messages({ 'string.empty': 'must not be empty' }),
+  // llama-swap loads a model without cmd (it fails when started): resolve.ts warns.
+  cmd: joi.string().allow(''),
   cmdStop: joi.string().allow(''),
   proxy: joi.string(),
   aliases: joi.array().items(joi.alternatives(joi.string(), joi.object({ id: joi.string().required() }))),
@@ -83,14 +105,19 @@ export const modelSchema = joi.object({
   name: joi.string().allow(''),
   description: joi.string().allow(''),
   concurrencyLimit: joi.number().integer().min(0),
-  filters: joi.object({
-    stripParams: stripParams(),
-    strip_params: stripParams(),
-    setParams: stringMap(),
-  }),
+  filters: filters(),
   macros: stringMap(),
   metadata: stringMap(),
   sendLoadingState: joi.boolean(),
+  timeouts: timeouts(),
+  compat: joi.object({ ignoreWebsockets: joi.boolean() }),
+  capabilities: joi.object({
+    in: joi.array().items(modality()),
+    out: joi.array().items(modality()),
+    tools: joi.boolean(),
+    reranker: joi.boolean(),
+    context: joi.number().integer().min(0).messages({ 'number.min': 'must be >= 0' }),
+  }),
   sleepMode: joi.valid('enable', 'disable', '').messages({ 'any.only': 'must be enable or disable' }),
   sleepEndpoints: joi.array().items(httpStep),
   wakeEndpoints: joi.array().items(httpStep),
@@ -115,21 +142,82 @@ export const groupSchema = joi.object({
   members: keyList(),
 });
 
+const peerSchema = joi.object({
+  proxy: joi.string().required().messages({ 'any.required': 'is required', 'string.empty': 'is required' }),
+  apiKey: joi.string().allow(''),
+  models: joi.array().items(joi.string()).min(1).required().messages({ 'any.required': 'peer models can not be empty', 'array.min': 'peer models can not be empty' }),
+  filters: filters(),
+  timeouts: timeouts(),
+});
+
+const profileSchema = joi
+  .object({
+    description: joi.string().allow(''),
+    pins: joi.object().pattern(/.*/, joi.string().allow('', null)),
+  })
+  .messages({ 'object.base': 'profile must be a mapping with description and pins; the legacy list syntax is no longer supported' });
+
+const selectorSchema = joi.object({
+  strategy: joi.string().allow(''),
+  targets: keyList(),
+  settings: joi.object({ spillover: joi.number().integer() }),
+  name: joi.string().allow(''),
+  description: joi.string().allow(''),
+  unlisted: joi.boolean(),
+  metadata: stringMap(),
+});
+
+/** The matrix's own shape is checked by its compiler (lib/scheduler/matrix). */
+const matrixSchema = joi.object().unknown(true);
+
+const routingSchema = joi.object({
+  scheduler: joi.object({
+    use: joi.string().allow(''),
+    settings: joi.object({ fifo: joi.object({ priority: joi.object().pattern(/.*/, joi.number().integer()) }) }),
+  }),
+  router: joi.object({
+    use: joi.string().allow(''),
+    settings: joi.object({ groups: joi.object().pattern(/.*/, groupSchema), matrix: matrixSchema }),
+  }),
+});
+
 export const rootSchema = joi
   .object({
     healthCheckTimeout: duration(),
-    logLevel: joi.valid('debug', 'info', 'warn', 'error').messages({ 'any.only': 'must be debug, info, warn or error' }),
+    // llama-swap: case-insensitive, anything else means info (resolve.ts warns).
+    logLevel: joi.string().allow(''),
+    logTimeFormat: joi.string().allow(''),
+    logToStdout: joi.valid('proxy', 'upstream', 'both', 'none').messages({ 'any.only': 'must be one of: proxy, upstream, both, none' }),
     startPort: joi.number().integer().min(1).max(65535),
     macros: stringMap(),
     groups: joi.object().pattern(/.*/, groupSchema),
+    matrix: matrixSchema,
+    routing: routingSchema,
+    peers: joi.object().pattern(/.*/, peerSchema),
+    profiles: joi.object().pattern(/.*/, profileSchema),
+    selectors: joi.object().pattern(/.*/, selectorSchema),
+    upstream: joi.object({ ignorePaths: joi.array().items(joi.string()) }),
+    // Only llama-swap's own UI uses these; llama-swap refuses bad values, so they are checked (load.ts checks the path).
+    store: joi.object({ path: joi.string().allow('') }),
+    performance: joi.object({
+      disabled: joi.boolean(),
+      every: joi.any().custom(
+        convert((value) => {
+          const ms = parseDuration(value);
+          if (ms < 5000) throw new RangeError(`every must be at least 5s, got ${String(value)}`);
+          return ms;
+        }, DURATION_HINT),
+        'performance interval',
+      ),
+    }),
     hooks: joi.object({ on_startup: joi.object({ preload: keyList() }) }),
     sendLoadingState: joi.boolean(),
     includeAliasesInList: joi.boolean(),
     globalTTL: duration(),
     unloadTimeout: duration(),
     apiKeys: keyList(),
-    // `models` being required is checked by the loader: joi's .messages() would cascade into every model.
-    models: joi.object().pattern(/.*/, modelSchema).min(1).messages({ 'object.min': 'must define at least one model' }),
+    // No models is fine (llama-swap loads a peers-only file, or an empty one).
+    models: joi.object().pattern(/.*/, modelSchema),
     sleepRequestTimeout: positiveDuration(),
     wakeRequestTimeout: positiveDuration(),
     resources: amounts,

@@ -38,6 +38,83 @@ export interface ModelResources extends ResourceAmounts {
   readonly asleep?: ResourceAmounts;
 }
 
+/** Request-body filters of a model or a peer (llama-swap's `filters`). */
+export interface Filters {
+  readonly stripParams: readonly string[];
+  readonly setParams: Readonly<Record<string, unknown>>;
+  /** Parameters to set by the model name the client asked for (applied after setParams). */
+  readonly setParamsByID: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+}
+
+export interface ProxyTimeouts {
+  readonly connectMs: number;
+  readonly keepAliveMs: number;
+  /** Time to the upstream's response headers; 0 = wait as long as it takes (models' default). */
+  readonly responseHeaderMs: number;
+  readonly tlsHandshakeMs: number;
+  readonly expectContinueMs: number;
+  readonly idleConnMs: number;
+}
+
+export type Modality = 'text' | 'audio' | 'image';
+
+export interface ModelCapabilities {
+  readonly in: readonly Modality[];
+  readonly out: readonly Modality[];
+  readonly tools: boolean;
+  readonly reranker: boolean;
+  /** Context length in tokens; 0 = not said. */
+  readonly context: number;
+}
+
+/** A remote llama-swap (or any OpenAI server) whose models are served through this gateway. */
+export interface PeerConfig {
+  readonly id: string;
+  /** Base URL without a trailing slash. */
+  readonly proxy: string;
+  /** Sent as `Authorization: Bearer` and `x-api-key`; empty = none. */
+  readonly apiKey: string;
+  /** Model ids the peer serves, addressed here as `<peer>/<model>` (or unqualified when unique). */
+  readonly models: readonly string[];
+  readonly filters: Filters;
+  readonly timeouts: ProxyTimeouts;
+}
+
+/** A runtime-selectable set of model-name rewrites (`PUT /api/profiles/active`). */
+export interface ProfileConfig {
+  readonly id: string;
+  readonly description: string;
+  /** Requested name → the model, alias, peer model or selector it goes to; '' = disabled. */
+  readonly pins: Readonly<Record<string, string>>;
+}
+
+export type SelectorStrategy = 'warm' | 'pin' | 'spillover';
+
+/** A virtual model id that resolves to one of its targets per request. */
+export interface SelectorConfig {
+  readonly id: string;
+  readonly strategy: SelectorStrategy;
+  /** As written: local model ids, aliases or peer models. */
+  readonly targets: readonly string[];
+  /** `settings.spillover`: requests in flight on a target before the next one is used. */
+  readonly spillover: number;
+  readonly name: string;
+  readonly description: string;
+  readonly unlisted: boolean;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+export type RouterKind = 'group' | 'matrix';
+
+export interface RoutingConfig {
+  /** `group` (llama-swap groups, the default) or `matrix`. */
+  readonly router: RouterKind;
+  /** The matrix as written (vars, evict_costs, sets) when `router` is `matrix`. */
+  readonly matrix: Readonly<Record<string, unknown>> | null;
+}
+
+export type LogToStdout = 'proxy' | 'upstream' | 'both' | 'none';
+
 export interface ModelConfig {
   /** The key under `models:`. */
   readonly id: string;
@@ -61,10 +138,13 @@ export interface ModelConfig {
   /** Model name written into forwarded request bodies, or null to forward unchanged. */
   readonly useModelName: string | null;
   readonly concurrencyLimit: number;
-  readonly filters: {
-    readonly stripParams: readonly string[];
-    readonly setParams: Readonly<Record<string, unknown>>;
-  };
+  readonly filters: Filters;
+  /** Proxy timeouts (llama-swap's `timeouts`), in ms; 0 = none. */
+  readonly timeouts: ProxyTimeouts;
+  /** What the model can do, shown in `/v1/models`; null when not configured. */
+  readonly capabilities: ModelCapabilities | null;
+  /** llama-swap's `compat.ignoreWebsockets`: websocket upgrades do not count as use. */
+  readonly ignoreWebsockets: boolean;
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly sendLoadingState: boolean;
   /** Plugin name (`backend`), default `generic`. */
@@ -129,6 +209,17 @@ export interface GatewayConfig {
   readonly sleepRequestTimeoutMs: number;
   /** Default per-step timeout of plugin wake recipes (llmsnap `wakeRequestTimeout`, default 10 s). */
   readonly wakeRequestTimeoutMs: number;
+  /** Which router decides evictions (groups by default). */
+  readonly routing: RoutingConfig;
+  readonly peers: Readonly<Record<string, PeerConfig>>;
+  readonly profiles: Readonly<Record<string, ProfileConfig>>;
+  readonly selectors: Readonly<Record<string, SelectorConfig>>;
+  /** `upstream.ignorePaths`: regular expressions; a matching /upstream path does not load the model. */
+  readonly upstreamIgnorePaths: readonly string[];
+  /** llama-swap's `logToStdout`: which logs go to the gateway's own output. */
+  readonly logToStdout: LogToStdout;
+  /** llama-swap's `logTimeFormat` (a Go time layout name or layout); '' = no timestamps. */
+  readonly logTimeFormat: string;
 }
 
 /** A problem found while loading: `path` is dotted with [i] indices, e.g. `models.qwen.idle[1].after`. */

@@ -4,6 +4,7 @@
  * ladder, short unload and health-check timeouts suited to tests.
  */
 import type { ModelConfig } from '../../lib/config/types.js';
+import { MODEL_TIMEOUTS } from '../../lib/config/routing.js';
 
 export function makeModel(overrides: Partial<ModelConfig> & { id: string; cmd: readonly string[] }): ModelConfig {
   const port = overrides.port ?? null;
@@ -19,7 +20,10 @@ export function makeModel(overrides: Partial<ModelConfig> & { id: string; cmd: r
     unlisted: false,
     useModelName: null,
     concurrencyLimit: 10,
-    filters: { stripParams: [], setParams: {} },
+    filters: { stripParams: [], setParams: {}, setParamsByID: {} },
+    timeouts: MODEL_TIMEOUTS,
+    capabilities: null,
+    ignoreWebsockets: false,
     metadata: {},
     sendLoadingState: false,
     backend: 'generic',

@@ -26,10 +26,11 @@ function siesta(...args: string[]): Promise<Run> {
 describe('siesta check', () => {
   describe('lines (pure)', () => {
     const cases: [string, string, string][] = [
-      ['explicit endpoints', 'cmd: s --port ${PORT}\nsleepEndpoints: [{endpoint: /a}]\nwakeEndpoints: [{endpoint: /b}, {endpoint: /c}]', 'endpoints (1 sleep / 2 wake steps)'],
+      ['explicit endpoints', 'cmd: s --port ${PORT}\nsleepMode: enable\nsleepEndpoints: [{endpoint: /a}]\nwakeEndpoints: [{endpoint: /b}, {endpoint: /c}]', 'endpoints (1 sleep / 2 wake steps)'],
       ['a plugin that can sleep', 'cmd: s --port ${PORT}\nbackend: vllm\nsleep: { level: 2 }', 'plugin vllm level 2'],
       ['generic without endpoints', 'cmd: s --port ${PORT}', 'stop/start'],
       ['sleep disabled', 'cmd: s --port ${PORT}\nbackend: vllm\nsleepMode: disable', 'stop/start'],
+      ["llmsnap endpoints without sleepMode (llmsnap's default: disable)", 'cmd: s --port ${PORT}\nsleepEndpoints: [{endpoint: /a}]\nwakeEndpoints: [{endpoint: /b}]', 'stop/start'],
     ];
     for (const [name, body, recipe] of cases) {
       it(`recipe: ${name} → ${recipe}`, () => {
@@ -75,7 +76,7 @@ describe('siesta check', () => {
     it('prints warnings on stderr and still exits 0', async () => {
       const run = await siesta('check', '--config', 'test/fixtures/config/newer-llama-swap.yaml');
       expect(run.code).to.equal(0);
-      expect(run.stderr).to.contain('warning: matrix: not implemented by siesta; ignored');
+      expect(run.stderr).to.contain('warning: hooks.on_shutdown: unknown hook, ignored (hooks.on_startup.preload is the only hook)');
       expect(run.stdout.trimEnd().split('\n')).to.have.length(1);
     });
 

@@ -80,6 +80,7 @@ describe('config files', () => {
       expect(llama.filters).to.deep.equal({
         stripParams: ['temperature', 'top_k', 'top_p'],
         setParams: { temperature: 0.7, chat_template_kwargs: { enable_thinking: false } },
+        setParamsByID: {},
       });
       expect(llama.metadata).to.deep.equal({
         port: 10003,

@@ -22,6 +22,11 @@ export function issueLines(text: string, options: LoadTextOptions = {}): string[
   return issuesOf(text, options).map(formatIssue);
 }
 
+/** `path: message` lines of the warnings of a config that loads. */
+export function warningLines(text: string, options: LoadTextOptions = {}): string[] {
+  return load(text, options).warnings.map(formatIssue);
+}
+
 /** A one-model config around a model body written as YAML lines (indented by the caller's 4 spaces). */
 export function oneModel(body: string, globals = ''): string {
   return `${globals}\nmodels:\n  m:\n${body

@@ -1,0 +1,304 @@
+/**
+ * The parts of llama-swap's configuration that decide where a request goes, resolved with
+ * llama-swap's rules and the substance of its messages (`internal/config/{load,peer,selectors}.go`):
+ * the router (`groups`, `matrix`, or `routing.router`), the FIFO scheduler's priorities, peers,
+ * profiles and selectors. Pure; every problem is collected, none thrown.
+ */
+import type { Filters, PeerConfig, ProfileConfig, ProxyTimeouts, RoutingConfig, SelectorConfig, SelectorStrategy } from './types.js';
+import type { RawConfig, RawFilters, RawGroup, RawTimeouts } from './raw.js';
+
+export type Report = (docPath: readonly (string | number)[], message: string) => void;
+
+/** What name lookups need: local ids, aliases (→ id), peers (→ served models). */
+export interface Names {
+  readonly models: ReadonlySet<string>;
+  readonly aliases: ReadonlyMap<string, string>;
+}
+
+/** http.DefaultTransport's figures, which llama-swap uses for models. */
+export const MODEL_TIMEOUTS: ProxyTimeouts = Object.freeze({
+  connectMs: 30_000,
+  keepAliveMs: 30_000,
+  responseHeaderMs: 0,
+  tlsHandshakeMs: 10_000,
+  expectContinueMs: 1_000,
+  idleConnMs: 90_000,
+});
+
+/** Peers wait at most 60 s for response headers (llama-swap's behaviour before its PR #619). */
+export const PEER_TIMEOUTS: ProxyTimeouts = Object.freeze({ ...MODEL_TIMEOUTS, responseHeaderMs: 60_000 });
+
+export function resolveTimeouts(raw: RawTimeouts | undefined, defaults: ProxyTimeouts): ProxyTimeouts {
+  const pick = (value: number | undefined, fallback: number): number => (typeof value === 'number' ? value : fallback);
+  return {
+    connectMs: pick(raw?.connect, defaults.connectMs),
+    keepAliveMs: pick(raw?.keepalive, defaults.keepAliveMs),
+    responseHeaderMs: pick(raw?.responseHeader, defaults.responseHeaderMs),
+    tlsHandshakeMs: pick(raw?.tlsHandshake, defaults.tlsHandshakeMs),
+    expectContinueMs: pick(raw?.expectContinue, defaults.expectContinueMs),
+    idleConnMs: pick(raw?.idleConn, defaults.idleConnMs),
+  };
+}
+
+/** llama-swap's sanitised filters: `model` can never be stripped or set; strip list trimmed, unique, sorted. */
+export function resolveFilters(
+  raw: RawFilters | undefined,
+  expand: (value: unknown, docPath: readonly (string | number)[]) => unknown,
+  at: readonly (string | number)[],
+  warn: Report,
+): Filters {
+  const stripKey = raw?.stripParams !== undefined ? 'stripParams' : 'strip_params';
+  const stripSource = raw?.stripParams ?? raw?.strip_params;
+  const stripList =
+    typeof stripSource === 'string'
+      ? String(expand(stripSource, [...at, stripKey])).split(',')
+      : Array.isArray(stripSource)
+        ? stripSource.map((item, index) => (typeof item === 'string' ? String(expand(item, [...at, stripKey, index])) : ''))
+        : [];
+  const stripParams = [...new Set(stripList.map((item) => item.trim()).filter((item) => item !== '' && item !== 'model'))].sort();
+  const params = (source: Readonly<Record<string, unknown>> | null | undefined, where: readonly (string | number)[]): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(source ?? {})) {
+      if (key === 'model') {
+        warn([...where, 'model'], 'the model parameter cannot be set; ignored');
+        continue;
+      }
+      out[key] = expand(value, [...where, key]);
+    }
+    return out;
+  };
+  const setParams = params(raw?.setParams, [...at, 'setParams']);
+  const setParamsByID: Record<string, Record<string, unknown>> = {};
+  for (const [id, values] of Object.entries(raw?.setParamsByID ?? {})) {
+    setParamsByID[id] = params(values, [...at, 'setParamsByID', id]);
+  }
+  return { stripParams, setParams, setParamsByID };
+}
+
+/**
+ * Which router and which groups: the legacy top-level `groups` / `matrix`, or `routing.router`
+ * (`use: group | matrix`, both settings may be present). Never both styles.
+ */
+export function resolveRouter(raw: RawConfig, issue: Report): { routing: RoutingConfig; groups: Readonly<Record<string, RawGroup>> } {
+  const legacyGroups = raw.groups ?? {};
+  const hasTopLevel = raw.matrix !== undefined || Object.keys(legacyGroups).length > 0;
+  const router = raw.routing?.router;
+  const settings = router?.settings;
+  const hasRouting = (router?.use ?? '') !== '' || settings?.matrix !== undefined || Object.keys(settings?.groups ?? {}).length > 0;
+  if (hasTopLevel && hasRouting) {
+    issue(
+      ['routing', 'router'],
+      "config uses both the legacy top-level 'matrix'/'groups' keys and the new 'routing.router' block; migrate the top-level keys into 'routing.router' and remove them",
+    );
+  }
+  if (raw.matrix !== undefined && Object.keys(legacyGroups).length > 0) {
+    issue(['matrix'], "config cannot use both 'groups' and 'matrix'");
+  }
+  if (hasTopLevel) {
+    return raw.matrix !== undefined
+      ? { routing: { router: 'matrix', matrix: raw.matrix }, groups: {} }
+      : { routing: { router: 'group', matrix: null }, groups: legacyGroups };
+  }
+  const use = router?.use ?? '';
+  if (use === 'matrix') {
+    if (settings?.matrix === undefined) {
+      issue(['routing', 'router', 'use'], "is 'matrix' but routing.router.settings.matrix is not set");
+      return { routing: { router: 'group', matrix: null }, groups: {} };
+    }
+    return { routing: { router: 'matrix', matrix: settings.matrix }, groups: {} };
+  }
+  if (use !== '' && use !== 'group') issue(['routing', 'router', 'use'], `unknown router "${use}" (valid: group, matrix)`);
+  return { routing: { router: 'group', matrix: null }, groups: settings?.groups ?? {} };
+}
+
+/** `routing.scheduler`: only `fifo`; its priorities by model id or alias (unknown = error). */
+export function resolvePriorities(raw: RawConfig, names: Names, issue: Report): Map<string, number> {
+  const scheduler = raw.routing?.scheduler;
+  const use = scheduler?.use ?? '';
+  if (use !== '' && use !== 'fifo') issue(['routing', 'scheduler', 'use'], `unknown scheduler "${use}" (valid: fifo)`);
+  const priorities = new Map<string, number>();
+  for (const [name, priority] of Object.entries(scheduler?.settings?.fifo?.priority ?? {})) {
+    const id = names.models.has(name) ? name : names.aliases.get(name);
+    if (id === undefined) issue(['routing', 'scheduler', 'settings', 'fifo', 'priority', name], `references unknown model "${name}"`);
+    else priorities.set(id, priority);
+  }
+  return priorities;
+}
+
+export function resolvePeers(
+  raw: RawConfig,
+  expand: (value: unknown, docPath: readonly (string | number)[]) => unknown,
+  issue: Report,
+  warn: Report,
+): Record<string, PeerConfig> {
+  const peers: Record<string, PeerConfig> = {};
+  for (const [id, peer] of Object.entries(raw.peers ?? {})) {
+    if (peer === null || typeof peer !== 'object' || typeof peer.proxy !== 'string') continue;
+    const proxy = peer.proxy.replace(/\/+$/, '');
+    try {
+      const url = new URL(proxy);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') issue(['peers', id, 'proxy'], 'must be an http:// or https:// URL');
+    } catch {
+      issue(['peers', id, 'proxy'], `invalid peer proxy URL (${peer.proxy})`);
+    }
+    peers[id] = {
+      id,
+      proxy,
+      apiKey: peer.apiKey ?? '',
+      models: [...new Set(peer.models ?? [])],
+      filters: resolveFilters(peer.filters, expand, ['peers', id, 'filters'], warn),
+      timeouts: resolveTimeouts(peer.timeouts, PEER_TIMEOUTS),
+    };
+  }
+  return peers;
+}
+
+/**
+ * A peer model by its exact `<peer>/<model>` name, else by a bare model name that exactly one peer
+ * serves (llama-swap's `ResolvePeerModel`). Null when none or ambiguous.
+ */
+export function findPeerModel(peers: Readonly<Record<string, PeerConfig>>, name: string): { peer: string; model: string } | null {
+  for (const pass of ['qualified', 'bare'] as const) {
+    let found: { peer: string; model: string } | null = null;
+    for (const peer of Object.values(peers).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      for (const model of peer.models) {
+        if ((pass === 'qualified' ? `${peer.id}/${model}` : model) !== name) continue;
+        if (found && (found.peer !== peer.id || found.model !== model)) return null;
+        found = { peer: peer.id, model };
+      }
+    }
+    if (found) return found;
+  }
+  return null;
+}
+
+/** llama-swap's `ValidatePeerNamespace`: every `<peer>/<model>` name is unambiguous and reserved. */
+export function checkPeerNamespace(
+  peers: Readonly<Record<string, PeerConfig>>,
+  names: Names,
+  raw: RawConfig,
+  issue: Report,
+): void {
+  const owner = new Map<string, { peer: string; model: string }>();
+  for (const peer of Object.values(peers).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    for (const model of peer.models) {
+      const fqn = `${peer.id}/${model}`;
+      const existing = owner.get(fqn);
+      if (existing) {
+        issue(['peers', peer.id, 'models'], `peer model name "${fqn}" is ambiguous between peers.${existing.peer} model "${existing.model}" and peers.${peer.id} model "${model}"`);
+        continue;
+      }
+      owner.set(fqn, { peer: peer.id, model });
+    }
+  }
+  for (const fqn of [...owner.keys()].sort()) {
+    if (names.models.has(fqn)) issue(['models', fqn], `model ID "${fqn}" conflicts with fully qualified peer model name`);
+    const aliasOf = names.aliases.get(fqn);
+    if (aliasOf !== undefined) issue(['models', aliasOf, 'aliases'], `alias "${fqn}" conflicts with fully qualified peer model name`);
+    if (raw.selectors && Object.hasOwn(raw.selectors, fqn)) issue(['selectors', fqn], `selector ID "${fqn}" conflicts with fully qualified peer model name`);
+    for (const [profileId, profile] of Object.entries(raw.profiles ?? {})) {
+      if (profile?.pins && Object.hasOwn(profile.pins, fqn)) issue(['profiles', profileId, 'pins', fqn], `pin "${fqn}" conflicts with fully qualified peer model name`);
+    }
+  }
+}
+
+/** A local id, alias or peer model (no profile applied): llama-swap's `ResolveBaseModel`. */
+function isBaseModel(name: string, names: Names, peers: Readonly<Record<string, PeerConfig>>): boolean {
+  return names.models.has(name) || names.aliases.has(name) || findPeerModel(peers, name) !== null;
+}
+
+const STRATEGIES: readonly SelectorStrategy[] = ['warm', 'pin', 'spillover'];
+
+/** Which local models may run together: the spillover check needs the router's view. */
+export type CoexistCheck = (localTargets: readonly string[]) => string | null;
+
+export function resolveSelectors(
+  raw: RawConfig,
+  names: Names,
+  peers: Readonly<Record<string, PeerConfig>>,
+  coexist: CoexistCheck,
+  issue: Report,
+): Record<string, SelectorConfig> {
+  const selectors: Record<string, SelectorConfig> = {};
+  const rawSelectors = raw.selectors ?? {};
+  for (const [id, selector] of Object.entries(rawSelectors)) {
+    if (selector === null || typeof selector !== 'object') continue;
+    const at = ['selectors', id];
+    if (id.trim() === '') issue(['selectors'], 'selector names cannot be empty');
+    if (names.models.has(id)) issue(at, `name conflicts with model ID "${id}"`);
+    if (names.aliases.has(id)) issue(at, `name conflicts with model alias "${id}"`);
+    const strategy = selector.strategy ?? '';
+    if (strategy === '') issue([...at, 'strategy'], 'is required (warm, pin or spillover)');
+    else if (!STRATEGIES.includes(strategy as SelectorStrategy)) issue([...at, 'strategy'], `unknown strategy "${strategy}" (valid: warm, pin, spillover)`);
+    const targets = selector.targets ?? [];
+    if (targets.length === 0) issue([...at, 'targets'], 'must contain at least one entry');
+    const resolved: string[] = [];
+    const local: string[] = [];
+    targets.forEach((target, index) => {
+      if (Object.hasOwn(rawSelectors, target)) {
+        issue([...at, 'targets', index], `references selector "${target}"; selector chaining is not supported`);
+        return;
+      }
+      if (!isBaseModel(target, names, peers)) {
+        issue([...at, 'targets', index], `references unknown model "${target}"`);
+        return;
+      }
+      const localId = names.models.has(target) ? target : names.aliases.get(target);
+      if (strategy === 'warm' && localId === undefined) {
+        issue([...at, 'targets', index], `must resolve to a local model for strategy "warm"`);
+      }
+      if (strategy === 'spillover') {
+        if (localId !== undefined) local.push(localId);
+        const peer = localId === undefined ? findPeerModel(peers, target) : null;
+        resolved.push(localId ?? (peer ? `${peer.peer}/${peer.model}` : target));
+      }
+    });
+    const spillover = selector.settings?.spillover ?? 1;
+    if (strategy === 'spillover') {
+      if (spillover < 1) issue([...at, 'settings', 'spillover'], 'must be >= 1');
+      const duplicate = resolved.find((name, index) => resolved.indexOf(name) !== index);
+      if (duplicate !== undefined) issue([...at, 'targets'], `contains duplicate resolved model "${duplicate}"`);
+      if (local.length > 1) {
+        const problem = coexist(local);
+        if (problem !== null) issue([...at, 'targets'], problem);
+      }
+    }
+    selectors[id] = {
+      id,
+      strategy: (STRATEGIES.includes(strategy as SelectorStrategy) ? strategy : 'pin') as SelectorStrategy,
+      targets: [...targets],
+      spillover,
+      name: selector.name ?? '',
+      description: selector.description ?? '',
+      unlisted: selector.unlisted === true,
+      metadata: { ...(selector.metadata ?? {}) },
+    };
+  }
+  return selectors;
+}
+
+export function resolveProfiles(
+  raw: RawConfig,
+  names: Names,
+  peers: Readonly<Record<string, PeerConfig>>,
+  issue: Report,
+): Record<string, ProfileConfig> {
+  const profiles: Record<string, ProfileConfig> = {};
+  for (const [id, profile] of Object.entries(raw.profiles ?? {})) {
+    if (profile === null || typeof profile !== 'object' || Array.isArray(profile)) continue;
+    if (id.trim() === '') issue(['profiles'], 'profile names cannot be empty');
+    const rawPins = profile.pins ?? {};
+    if (Object.keys(rawPins).length === 0) issue(['profiles', id, 'pins'], 'must contain at least one entry');
+    const pins: Record<string, string> = {};
+    for (const [pin, target] of Object.entries(rawPins)) {
+      if (pin.trim() === '') issue(['profiles', id, 'pins'], 'pin names cannot be empty');
+      const value = target ?? '';
+      if (value !== '' && !isBaseModel(value, names, peers) && !Object.hasOwn(raw.selectors ?? {}, value)) {
+        issue(['profiles', id, 'pins', pin], `references unknown model "${value}"`);
+      }
+      pins[pin] = value;
+    }
+    profiles[id] = { id, description: profile.description ?? '', pins };
+  }
+  return profiles;
+}
