@@ -1,6 +1,9 @@
 /** -watch-config's decision: reload for this snapshot after that one? As a table. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
-import { shouldReload, type SourcesSnapshot } from '../../../lib/cli/config-watch.js';
+import { shouldReload, snapshotSources, type SourcesSnapshot } from '../../../lib/cli/config-watch.js';
 
 describe('shouldReload', function () {
   const cases: [string, SourcesSnapshot, SourcesSnapshot, boolean][] = [
@@ -24,4 +27,20 @@ describe('shouldReload', function () {
       expect(shouldReload(previous, current)).to.equal(expected);
     });
   }
+});
+
+describe('snapshotSources', function () {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'siesta-snap-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('signs -config and the *.yml / *.yaml files of -config-dir only', async function () {
+    mkdirSync(join(dir, 'conf.d/sub.yaml'), { recursive: true });
+    for (const name of ['a.yaml', 'b.yml', 'notes.txt', 'c.YAML']) writeFileSync(join(dir, 'conf.d', name), name);
+    writeFileSync(join(dir, 'main.yaml'), 'x');
+    const snapshot = await snapshotSources(join(dir, 'main.yaml'), join(dir, 'conf.d'));
+    expect(snapshot.config).to.match(/^\d+:1:\d+$/);
+    expect(Object.keys(snapshot.dir ?? {}).sort()).to.deep.equal(['a.yaml', 'b.yml']);
+    expect(await snapshotSources(join(dir, 'gone.yaml'), join(dir, 'nowhere'))).to.deep.equal({ config: null, dir: null });
+  });
 });
