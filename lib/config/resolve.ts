@@ -46,6 +46,8 @@ import {
   resolveTimeouts,
 } from './routing.js';
 import { formatDuration } from './units.js';
+import { canContainAll, compileMatrix } from '../scheduler/matrix/index.js';
+import type { CompiledMatrix } from '../scheduler/matrix/types.js';
 
 /** Every default, in one place (llama-swap's where llama-swap has the key). */
 export const DEFAULTS = Object.freeze({
@@ -171,7 +173,25 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
   };
   const router = resolveRouter(raw, issue);
   const groups = resolveGroups(router.groups, models, issue, warn);
-  checkPortsShared(models, groups, warn);
+  let matrix: CompiledMatrix | null = null;
+  if (router.matrix) {
+    const { raw: rawMatrix, docPath } = router.matrix;
+    // Sets in file order (the tie-break order): JS objects would put integer-like names first.
+    const rawSets = rawMatrix.sets;
+    const setOrder = options.keyOrder?.([...docPath, 'sets']);
+    const sets =
+      rawSets !== null && typeof rawSets === 'object' && !Array.isArray(rawSets) && setOrder
+        ? setOrder.filter((name) => Object.hasOwn(rawSets, name)).map((name) => [name, (rawSets as Record<string, unknown>)[name]] as const)
+        : rawSets;
+    const compiled = compileMatrix({ ...rawMatrix, sets }, modelIds, docPath.join('.'));
+    issues.push(...compiled.issues);
+    matrix = compiled.matrix;
+    if (raw.resources?.vram !== undefined || raw.resources?.ram !== undefined) {
+      issue(['resources'], 'budgets and the matrix router cannot be combined: the matrix decides evictions by its sets');
+    }
+  }
+  // In matrix mode two models run together when one set holds both; else groups decide.
+  checkPortsShared(models, groups, warn, matrix ? (a, b) => canContainAll(matrix, [a, b]) : undefined);
   const preload = resolvePreload(raw, models, warn);
   const priorities = resolvePriorities(raw, names, issue);
   for (const [id, priority] of priorities) {
@@ -187,8 +207,10 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     names,
     peers,
     (local) => {
-      // Spillover targets must be able to run at the same time. The matrix router checks its own sets.
-      if (router.routing.router === 'matrix') return null;
+      // Spillover targets must be able to run at the same time.
+      if (router.router === 'matrix') {
+        return matrix === null || canContainAll(matrix, local) ? null : 'must all appear together in one expanded matrix set';
+      }
       const group = groupOf.get(local[0] ?? '');
       if (!group) return `target "${local[0] ?? ''}" is not in a routing group`;
       if (group.swap) return 'spillover targets must share a group with swap: false';
@@ -238,7 +260,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     models,
     sleepRequestTimeoutMs,
     wakeRequestTimeoutMs,
-    routing: router.routing,
+    routing: { router: matrix ? 'matrix' : 'group', matrix },
     peers,
     profiles,
     selectors,
@@ -669,7 +691,12 @@ function resolveGroups(
  * with swap: true. llama-swap does not check this; the second server then fails to bind when both
  * are asked for, so it is a warning here.
  */
-function checkPortsShared(models: Readonly<Record<string, ModelConfig>>, groups: readonly GroupConfig[], warn: Report): void {
+function checkPortsShared(
+  models: Readonly<Record<string, ModelConfig>>,
+  groups: readonly GroupConfig[],
+  warn: Report,
+  runTogether?: (a: string, b: string) => boolean,
+): void {
   const groupOf = new Map(groups.flatMap((group) => group.members.map((member) => [member, group] as const)));
   const seen = new Map<string, string>();
   for (const id of Object.keys(models).sort()) {
@@ -689,7 +716,7 @@ function checkPortsShared(models: Readonly<Record<string, ModelConfig>>, groups:
       continue;
     }
     const group = groupOf.get(id);
-    if (group && group.swap && groupOf.get(other) === group) continue;
+    if (runTogether ? !runTogether(id, other) : group && group.swap && groupOf.get(other) === group) continue;
     warn(['models', id, 'proxy'], `port ${portText} is also used by model ${other}, and both could run at the same time: the second one to start will fail (put them in one group with swap: true, or use \${PORT})`);
   }
 }

@@ -79,7 +79,14 @@ export function resolveFilters(
  * Which router and which groups: the legacy top-level `groups` / `matrix`, or `routing.router`
  * (`use: group | matrix`, both settings may be present). Never both styles.
  */
-export function resolveRouter(raw: RawConfig, issue: Report): { routing: RoutingConfig; groups: Readonly<Record<string, RawGroup>> } {
+export interface RouterSource {
+  readonly router: RoutingConfig['router'];
+  /** The matrix as written and where it sits in the file (for messages and key order). */
+  readonly matrix: { readonly raw: Readonly<Record<string, unknown>>; readonly docPath: readonly string[] } | null;
+  readonly groups: Readonly<Record<string, RawGroup>>;
+}
+
+export function resolveRouter(raw: RawConfig, issue: Report): RouterSource {
   const legacyGroups = raw.groups ?? {};
   const hasTopLevel = raw.matrix !== undefined || Object.keys(legacyGroups).length > 0;
   const router = raw.routing?.router;
@@ -96,19 +103,19 @@ export function resolveRouter(raw: RawConfig, issue: Report): { routing: Routing
   }
   if (hasTopLevel) {
     return raw.matrix !== undefined
-      ? { routing: { router: 'matrix', matrix: raw.matrix }, groups: {} }
-      : { routing: { router: 'group', matrix: null }, groups: legacyGroups };
+      ? { router: 'matrix', matrix: { raw: raw.matrix, docPath: ['matrix'] }, groups: {} }
+      : { router: 'group', matrix: null, groups: legacyGroups };
   }
   const use = router?.use ?? '';
   if (use === 'matrix') {
     if (settings?.matrix === undefined) {
       issue(['routing', 'router', 'use'], "is 'matrix' but routing.router.settings.matrix is not set");
-      return { routing: { router: 'group', matrix: null }, groups: {} };
+      return { router: 'group', matrix: null, groups: {} };
     }
-    return { routing: { router: 'matrix', matrix: settings.matrix }, groups: {} };
+    return { router: 'matrix', matrix: { raw: settings.matrix, docPath: ['routing', 'router', 'settings', 'matrix'] }, groups: {} };
   }
   if (use !== '' && use !== 'group') issue(['routing', 'router', 'use'], `unknown router "${use}" (valid: group, matrix)`);
-  return { routing: { router: 'group', matrix: null }, groups: settings?.groups ?? {} };
+  return { router: 'group', matrix: null, groups: settings?.groups ?? {} };
 }
 
 /** `routing.scheduler`: only `fifo`; its priorities by model id or alias (unknown = error). */

@@ -1,3 +1,5 @@
+import type { CompiledMatrix } from '../scheduler/matrix/types.js';
+
 /**
  * The resolved configuration: what the loader returns after parsing, macro expansion, validation,
  * defaulting and unit conversion. Every duration is in milliseconds (`...Ms`), every size in bytes.
@@ -109,8 +111,8 @@ export type RouterKind = 'group' | 'matrix';
 export interface RoutingConfig {
   /** `group` (llama-swap groups, the default) or `matrix`. */
   readonly router: RouterKind;
-  /** The matrix as written (vars, evict_costs, sets) when `router` is `matrix`. */
-  readonly matrix: Readonly<Record<string, unknown>> | null;
+  /** The compiled matrix (vars, evict_costs, sets) when `router` is `matrix`; null otherwise. */
+  readonly matrix: CompiledMatrix | null;
 }
 
 export type LogToStdout = 'proxy' | 'upstream' | 'both' | 'none';

@@ -130,6 +130,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         resources: process.model.resources,
       })),
       groups: this.config.groups,
+      ...(this.config.routing.router === 'matrix' && this.config.routing.matrix !== null ? { matrix: this.config.routing.matrix } : {}),
       ...(this.config.resources.vram !== undefined || this.config.resources.ram !== undefined ? { budgets: this.config.resources } : {}),
     });
     for (const process of options.adopt?.values() ?? []) {
