@@ -21,28 +21,28 @@ const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 
 export const USAGE = `Usage:
-  siesta -config FILE [-config-dir DIR] [-listen ADDR] [-watch-config]
-         [-tls-cert-file FILE -tls-key-file FILE]
+  siesta --config FILE [--config-dir DIR] [--listen ADDR] [--watch-config]
+         [--tls-cert-file FILE --tls-key-file FILE]
                                serve the models (default listen 127.0.0.1:8080)
-  siesta check -config FILE [-config-dir DIR]
+  siesta check --config FILE [--config-dir DIR]
                                validate the configuration and print one line per model
-  siesta -version              print the version
-  siesta -help                 show this help
+  siesta --version             print the version
+  siesta --help                show this help
 
-Options (llama-swap's; one or two dashes, -name VALUE or -name=VALUE):
-  -c, -config FILE        the YAML configuration (llama-swap compatible)
-      -config-dir DIR     also every *.yml/*.yaml in DIR, merged in name order after -config
-                          (a model, group or peer id defined twice is refused); -config or
-                          -config-dir, or both
-  -l, -listen ADDR        HOST:PORT, :PORT (every interface) or PORT (loopback);
-                          default 127.0.0.1:8080, 127.0.0.1:8443 with TLS
-      -tls-cert-file FILE serve HTTPS with this certificate (PEM) ...
-      -tls-key-file FILE  ... and this key; give both or neither
-  -w, -watch-config       reload when a configuration file changes; only changed models restart
-      -version            print the version
-  -h, -help               show this help
+Options (llama-swap's flags: one dash works too, as -config FILE or -config=FILE):
+  -c, --config FILE        the YAML configuration (llama-swap compatible)
+      --config-dir DIR     also every *.yml/*.yaml in DIR, merged in name order after FILE
+                           (a model, group or peer id defined twice is refused);
+                           --config, --config-dir or both
+  -l, --listen ADDR        HOST:PORT, :PORT (every interface) or PORT (loopback);
+                           default 127.0.0.1:8080, 127.0.0.1:8443 with TLS
+      --tls-cert-file FILE serve HTTPS with this certificate (PEM) ...
+      --tls-key-file FILE  ... and this key; give both or neither
+  -w, --watch-config       reload when a configuration file changes; only changed models restart
+      --version            print the version
+  -h, --help               show this help
 
-Signals: SIGHUP reloads the configuration (as -watch-config does); SIGINT/SIGTERM stop every
+Signals: SIGHUP reloads the configuration (as --watch-config does); SIGINT/SIGTERM stop every
 model server, then siesta.`;
 
 export interface Io {
@@ -87,7 +87,7 @@ function parseCommand(command: string, args: readonly string[], options: OptionS
     return EXIT_OK;
   }
   if (typeof values.config !== 'string' && typeof values['config-dir'] !== 'string') {
-    io.err(`${command}: -config FILE or -config-dir DIR is required`);
+    io.err(`${command}: --config FILE is required (or --config-dir DIR, or both)`);
     io.err(USAGE);
     return EXIT_USAGE;
   }

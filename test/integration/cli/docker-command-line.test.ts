@@ -86,8 +86,8 @@ describe('the siesta command with llama-swap’s Docker command lines', function
     const cases: [string, (config: string) => string[], number, RegExp][] = [
       ['-version', () => ['-version'], 0, new RegExp(`^siesta ${packageVersion().replaceAll('.', '\\.')}\\n$`)],
       ['-version among other flags', (config) => ['-config', config, '-version'], 0, /^siesta /],
-      ['-help', () => ['-help'], 0, /-config-dir DIR/],
-      ['no -config nor -config-dir', () => ['-listen', ':0'], 2, /-config FILE or -config-dir DIR is required/],
+      ['-help', () => ['-help'], 0, /--config-dir DIR/],
+      ['no -config nor -config-dir', () => ['-listen', ':0'], 2, /--config FILE is required \(or --config-dir DIR, or both\)/],
       ['-tls-cert-file without -tls-key-file', (config) => ['-config', config, '-tls-cert-file', 'cert.pem'], 2, /both -tls-cert-file and -tls-key-file must be provided/],
       ['-tls-key-file without -tls-cert-file', (config) => ['-config', config, '-tls-key-file', 'key.pem'], 2, /both -tls-cert-file and -tls-key-file must be provided/],
       ['a missing TLS file', (config) => ['-config', config, '-tls-cert-file', '/nowhere/c.pem', '-tls-key-file', '/nowhere/k.pem'], 2, /cannot read the TLS files/],
