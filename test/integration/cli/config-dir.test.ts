@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
 import { serve } from '../../../lib/cli/serve.js';
-import { pollUntil } from '../../helpers/wait.js';
+import { assertNoChildren, pollUntil } from '../../helpers/wait.js';
 import { cleanup, configYaml, genericCmd, memoryLogger, tempDir, track } from '../../e2e/support.js';
 import { completionTokens, killStarted, runCli } from './support.js';
 
@@ -32,6 +32,7 @@ describe('-config-dir with the siesta command', function () {
   afterEach(async function () {
     await killStarted();
     await cleanup();
+    await assertNoChildren();
   });
 
   it('siesta check -config FILE -config-dir DIR: one line per model of every file', async function () {

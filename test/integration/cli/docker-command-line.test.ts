@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { serve } from '../../../lib/cli/serve.js';
 import { packageVersion } from '../../../lib/package-root.js';
-import { freePort } from '../../helpers/wait.js';
+import { assertNoChildren, freePort } from '../../helpers/wait.js';
 import { cleanup, configYaml, genericCmd, memoryLogger, tempDir, track } from '../../e2e/support.js';
 import { completionTokens, killStarted, listeningAddresses, runCli, startCli, stopCli } from './support.js';
 
@@ -32,6 +32,7 @@ describe('the siesta command with llama-swap’s Docker command lines', function
   afterEach(async function () {
     await killStarted();
     await cleanup();
+    await assertNoChildren();
   });
 
   it('-config FILE -watch-config -listen :PORT: every interface, the warning, a model served, nothing left after SIGTERM', async function () {

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
-import { freePort } from '../../helpers/wait.js';
+import { assertNoChildren, freePort } from '../../helpers/wait.js';
 import { cleanup, configYaml, genericCmd, tempDir } from '../../e2e/support.js';
 import { completionTokens, descendants, killStarted, runningPids, startCli, stopCli } from './support.js';
 
@@ -16,6 +16,7 @@ describe('the siesta command on SIGHUP', function () {
   afterEach(async function () {
     await killStarted();
     await cleanup();
+    await assertNoChildren();
   });
 
   it('reloads -config and -config-dir: only the changed model restarts; a broken file keeps the old configuration', async function () {

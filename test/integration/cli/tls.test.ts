@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { expect } from 'chai';
 import { serve } from '../../../lib/cli/serve.js';
-import { freePort } from '../../helpers/wait.js';
+import { assertNoChildren, freePort } from '../../helpers/wait.js';
 import { cleanup, configYaml, genericCmd, memoryLogger, tempDir, track } from '../../e2e/support.js';
 import { CERT_FILE, KEY_FILE, killStarted, startCli, stopCli } from './support.js';
 
@@ -40,6 +40,7 @@ describe('the siesta command over HTTPS (-tls-cert-file, -tls-key-file)', functi
   afterEach(async function () {
     await killStarted();
     await cleanup();
+    await assertNoChildren();
   });
 
   it('serves the gateway and a model over TLS with the given certificate', async function () {
