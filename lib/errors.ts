@@ -17,6 +17,7 @@ export const ERROR_TABLE = {
   internal: { status: 500, type: 'server_error', message: 'Internal gateway error' },
   upstream_failed: { status: 502, type: 'upstream_error', message: 'The model server failed to answer' },
   start_failed: { status: 503, type: 'server_error', message: 'The model could not be started' },
+  no_target: { status: 503, type: 'server_error', message: 'The selector has no available target' },
   shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down' },
   client_gone: { status: 499, type: 'invalid_request_error', message: 'The client went away' },
   admin_remote: { status: 403, type: 'permission_error', message: 'The admin API, logs and status page are open only to clients on this machine while no adminKeys or apiKeys are configured; set adminKeys to use them from another host' },

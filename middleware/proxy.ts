@@ -11,10 +11,11 @@
  */
 import { Agent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ProxyTimeouts } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import { sendError } from './error-handler.js';
-import { requestContext } from '../lib/gateway/types.js';
+import { peerRequestContext, requestContext } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
 
 /**
@@ -34,10 +35,6 @@ export function forwardHeaders(headers: IncomingHttpHeaders, hop: ReadonlySet<st
   return out;
 }
 
-function upstreamError(error: Error, target: string): GatewayError {
-  return new GatewayError('upstream_failed', `The model server at ${target} failed: ${error.message}`, { cause: error });
-}
-
 interface Origin {
   /** For the Host header: host and port as in the URL. */
   readonly host: string;
@@ -46,11 +43,19 @@ interface Origin {
   readonly port: string;
   /** An `https:` model server (the config accepts both schemes). */
   readonly secure: boolean;
+  /** The URL's path without a trailing slash ('' for none): prefixed to the request's path, as llama-swap joins them. */
+  readonly pathPrefix: string;
 }
 
 function parseOrigin(target: string): Origin {
   const url = new URL(target);
-  return { host: url.host, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, secure: url.protocol === 'https:' };
+  return {
+    host: url.host,
+    hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port,
+    secure: url.protocol === 'https:',
+    pathPrefix: url.pathname.replace(/\/+$/, ''),
+  };
 }
 
 export interface ProxyOptions {
@@ -59,7 +64,53 @@ export interface ProxyOptions {
   readonly httpsAgent?: HttpsAgent;
 }
 
-export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {}): RequestHandler {
+/** Where one request goes and how long each phase may take (llama-swap's `timeouts`). */
+export interface ForwardTarget {
+  /** Base URL; its path, if any, is prefixed to the request's. */
+  readonly url: string;
+  readonly timeouts: Pick<ProxyTimeouts, 'connectMs' | 'tlsHandshakeMs' | 'responseHeaderMs'>;
+  /** Headers set on the forwarded request (a peer's API key). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** How errors name the target: "The model server at …" or "peer …". */
+  readonly describe: (reason: string) => string;
+  readonly body: Buffer | undefined;
+  /** The loading stream already sent 200 + SSE headers: only the upstream's body can follow. */
+  readonly loadingStreamOpen: boolean;
+}
+
+/**
+ * Arms a phase timer (0 = none): the connection (TCP connect, then the TLS handshake for https)
+ * and the wait for the response's headers once the request is sent. A timer that fires destroys
+ * the request with an error that says which phase took too long.
+ */
+function armTimeouts(request: ClientRequest, timeouts: ForwardTarget['timeouts'], secure: boolean): void {
+  const timers: NodeJS.Timeout[] = [];
+  const clear = (): void => {
+    for (const timer of timers.splice(0)) clearTimeout(timer);
+  };
+  const after = (ms: number, message: string): void => {
+    if (ms > 0) timers.push(setTimeout(() => request.destroy(new Error(message)), ms));
+  };
+  request.once('socket', (socket) => {
+    if (!socket.connecting) return;
+    after(timeouts.connectMs, `connect timeout after ${timeouts.connectMs} ms`);
+    socket.once('connect', () => {
+      clear();
+      if (secure) {
+        after(timeouts.tlsHandshakeMs, `TLS handshake timeout after ${timeouts.tlsHandshakeMs} ms`);
+        socket.once('secureConnect', clear);
+      }
+    });
+  });
+  request.once('finish', () => after(timeouts.responseHeaderMs, `timeout awaiting response headers after ${timeouts.responseHeaderMs} ms`));
+  request.once('response', clear);
+  request.once('close', clear);
+}
+
+export type Forwarder = (req: Request, res: Response, target: ForwardTarget) => Promise<void>;
+
+/** Forward one request to `target` and stream the answer back unbuffered. */
+export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder {
   // No socket cap: each model's concurrencyLimit already bounds its requests, and a cap below it
   // would park the excess requests (streams hold their socket for minutes) without an answer.
   const agent = options.agent ?? new Agent({ keepAlive: true });
@@ -67,20 +118,20 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
 
   // Parsed once per target, not per request (one entry per configured proxy URL).
   const origins = new Map<string, Origin>();
-  const originOf = (target: string): Origin => {
-    let origin = origins.get(target);
-    if (!origin) origins.set(target, (origin = parseOrigin(target)));
+  const originOf = (url: string): Origin => {
+    let origin = origins.get(url);
+    if (!origin) origins.set(url, (origin = parseOrigin(url)));
     return origin;
   };
 
-  return function proxyMiddleware(req: Request, res: Response): Promise<void> {
-    const context = requestContext(res);
-    const target = context.model.proxy;
-    const origin = originOf(target);
+  return function forward(req, res, target) {
+    const origin = originOf(target.url);
     const headers = forwardHeaders(req.headers);
     headers.host = origin.host;
-    if (context.body) headers['content-length'] = context.body.length;
-    const requestOptions = { hostname: origin.hostname, port: origin.port, path: req.url, method: req.method, headers };
+    if (target.headers) Object.assign(headers, target.headers);
+    if (target.body) headers['content-length'] = target.body.length;
+    const requestOptions = { hostname: origin.hostname, port: origin.port, path: origin.pathPrefix + req.url, method: req.method, headers };
+    const fail = (reason: string): GatewayError => new GatewayError('upstream_failed', target.describe(reason));
     return new Promise((resolve) => {
       let responded = false;
       const onResponse = (upstreamRes: IncomingMessage): void => {
@@ -89,19 +140,18 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
         upstreamRes.once('close', () => {
           // The server died mid-body (crash, OOM kill): end the client's response instead of leaving it open.
           if (!upstreamRes.complete && !res.writableEnded && !res.destroyed) {
-            sendError(res, upstreamError(new Error('the connection closed before the response was complete'), target));
+            sendError(res, fail('the connection closed before the response was complete'));
           }
           resolve();
         });
         upstreamRes.on('error', () => undefined); // reported once, on close
-        if (context.loadingStreamOpen) {
-          // The loading stream already sent 200 + SSE headers: only the upstream's body can follow.
+        if (target.loadingStreamOpen) {
           if (status >= 400) {
             let text = '';
             upstreamRes.setEncoding('utf8').on('data', (chunk: string) => {
               if (text.length < 2000) text += chunk;
             });
-            upstreamRes.once('end', () => sendError(res, new GatewayError('upstream_failed', `The model server answered HTTP ${status}: ${text.slice(0, 500)}`)));
+            upstreamRes.once('end', () => sendError(res, fail(`answered HTTP ${status}: ${text.slice(0, 500)}`)));
             return;
           }
         } else {
@@ -114,17 +164,55 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> = {})
       const send = (mayRetry: boolean): void => {
         const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent }, onResponse);
         upstream = attempt;
+        armTimeouts(attempt, target.timeouts, origin.secure);
         attempt.once('error', (error) => {
           if (mayRetry && !responded && isStaleSocket(attempt, error) && !res.destroyed) return send(false);
-          sendError(res, upstreamError(error, target));
+          sendError(res, new GatewayError('upstream_failed', target.describe(error.message), { cause: error }));
           resolve();
         });
-        attempt.end(context.body);
+        attempt.end(target.body);
       };
       send(true);
       res.once('close', () => {
         if (!res.writableFinished) upstream.destroy();
       });
+    });
+  };
+}
+
+export function createModelProxyMiddleware(options: Readonly<ProxyOptions> & { readonly forward?: Forwarder } = {}): RequestHandler {
+  const forward = options.forward ?? createForwarder(options);
+  return function proxyMiddleware(req: Request, res: Response): Promise<void> {
+    const context = requestContext(res);
+    const target = context.model.proxy;
+    return forward(req, res, {
+      url: target,
+      timeouts: context.model.timeouts,
+      describe: (reason) => (reason.startsWith('answered HTTP') ? `The model server ${reason}` : `The model server at ${target} failed: ${reason}`),
+      body: context.body,
+      loadingStreamOpen: context.loadingStreamOpen,
+    });
+  };
+}
+
+/**
+ * A request that resolve-model routed to a peer (`res.locals.siestaPeer`) goes to the peer, with
+ * its API key as `Authorization: Bearer` and `x-api-key` (llama-swap's rule); any other request
+ * passes on. No local process, queue or concurrency limit is involved.
+ */
+export function createPeerProxyMiddleware(options: Readonly<ProxyOptions> & { readonly forward?: Forwarder } = {}): RequestHandler {
+  const forward = options.forward ?? createForwarder(options);
+  return function peerProxyMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> | void {
+    const context = peerRequestContext(res);
+    if (!context) return next();
+    const { peer } = context;
+    return forward(req, res, {
+      url: peer.proxy,
+      timeouts: peer.timeouts,
+      ...(peer.apiKey !== '' ? { headers: { authorization: `Bearer ${peer.apiKey}`, 'x-api-key': peer.apiKey } } : {}),
+      describe: (reason) => `peer proxy error: peer ${peer.id} ${reason.startsWith('answered HTTP') ? reason : `failed: ${reason}`}`,
+      body: context.body,
+      loadingStreamOpen: false,
     });
   };
 }

@@ -2,7 +2,7 @@
  * `createGateway(options)`: build siesta as an Express router plus `start()` / `close()`, without
  * listening. The CLI mounts it at `/` and listens; an existing app can mount it under any prefix.
  */
-import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import type { GatewayConfig, LoadedConfig } from '../config/types.js';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
@@ -15,7 +15,9 @@ import { createAuthMiddleware } from '../../middleware/auth.js';
 import { createConcurrencyLimitMiddleware } from '../../middleware/concurrency-limit.js';
 import { createErrorHandler } from '../../middleware/error-handler.js';
 import { createMakeReadyMiddleware } from '../../middleware/make-ready.js';
-import { createModelProxyMiddleware } from '../../middleware/proxy.js';
+import { createForwarder, createModelProxyMiddleware, createPeerProxyMiddleware } from '../../middleware/proxy.js';
+import { createProfilesApi } from '../../middleware/profiles-api.js';
+import { NameRouter, ProfileSwitch } from './name-router.js';
 import { createRequestLogMiddleware } from '../../middleware/request-log.js';
 import { createResolveModelMiddleware } from '../../middleware/resolve-model.js';
 import { createUpstreamMiddleware } from '../../middleware/upstream.js';
@@ -29,7 +31,8 @@ import { createAdminAuthMiddleware } from '../../middleware/admin-auth.js';
 import { createLogsRouter } from '../../middleware/logs.js';
 import { createMetricsHandler } from '../../middleware/metrics.js';
 import { createStatusPage } from '../../middleware/status-page.js';
-import { createGatewayLogRing, GATEWAY_SOURCE, teeLogger } from './gateway-log.js';
+import { createGatewayLogRing, GATEWAY_SOURCE, pipeModelOutput, stdoutPlan, teeLogger } from './gateway-log.js';
+import { createModelListHandler } from './model-list.js';
 import { LiveFeed } from './live-feed.js';
 
 /** The model routes of SPEC section 5: the model is named in the body, a multipart field or `?model=`. */
@@ -111,30 +114,6 @@ async function resolveConfig(options: GatewayOptions & { config?: GatewayOptions
   return { loaded, plugins };
 }
 
-function listModels(manager: ModelManager, config: GatewayConfig) {
-  return function listModelsHandler(_req: Request, res: Response): void {
-    const created = Math.floor(Date.now() / 1000);
-    const data: Record<string, unknown>[] = [];
-    for (const model of Object.values(config.models)) {
-      if (model.unlisted) continue;
-      const entry = (id: string): Record<string, unknown> => ({
-        id,
-        object: 'model',
-        created,
-        owned_by: 'siesta',
-        ...(model.name !== model.id ? { name: model.name } : {}),
-        ...(model.description ? { description: model.description } : {}),
-        ...(Object.keys(model.metadata).length > 0 ? { meta: model.metadata } : {}),
-        state: manager.state(model.id),
-        backend: model.backend,
-      });
-      data.push(entry(model.id));
-      if (config.includeAliasesInList) for (const alias of model.aliases) data.push(entry(alias));
-    }
-    res.json({ object: 'list', data });
-  };
-}
-
 interface Built {
   readonly config: GatewayConfig;
   readonly warnings: LoadedConfig['warnings'];
@@ -151,6 +130,8 @@ interface Lasting {
   readonly feed: LiveFeed;
   readonly metrics: Metrics;
   readonly concurrencyLimit: RequestHandler;
+  /** The active profile survives a reload (unless the new file drops it). */
+  readonly profiles: ProfileSwitch;
 }
 
 function build(
@@ -174,10 +155,13 @@ function build(
 
   const router = express.Router();
   const readBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
-  const resolveModel = createResolveModelMiddleware({ models: manager });
+  const routing = new NameRouter({ config, profiles: lasting.profiles, models: manager });
+  const resolveModel = createResolveModelMiddleware({ models: manager, routing });
   const { concurrencyLimit } = lasting;
   const makeReady = createMakeReadyMiddleware({ models: manager, ...(options.loadingTickMs ? { tickMs: options.loadingTickMs } : {}) });
-  const proxy = createModelProxyMiddleware();
+  const forward = createForwarder();
+  const proxy = createModelProxyMiddleware({ forward });
+  const peerProxy = createPeerProxyMiddleware({ forward });
   const auth = createAuthMiddleware({ keys: config.apiKeys });
   const { feed, metrics } = lasting;
   // The admin API, the logs and the status page have their own keys (adminKeys, else apiKeys), so
@@ -186,10 +170,11 @@ function build(
 
   router.use(createRequestLogMiddleware({ log, onDone: (entry) => metrics.observeRequest(entry) }));
   // The hot path first, so model requests do not walk the admin, logs and static layers.
-  router.post([...MODEL_ROUTES], auth, readBody, resolveModel, concurrencyLimit, makeReady, proxy);
+  router.post([...MODEL_ROUTES], auth, readBody, resolveModel, peerProxy, concurrencyLimit, makeReady, proxy);
   router.get('/health', function healthHandler(_req, res) {
     res.type('text/plain').send('OK');
   });
+  router.use('/api', adminAuth, createProfilesApi({ config, profiles: lasting.profiles, log }));
   router.use('/api', adminAuth, createAdminApi({ manager, feed, log, ...options.events }));
   router.use('/logs', adminAuth);
   router.use(createLogsRouter({ feed, ...(options.events?.maxBufferedBytes ? { maxBufferedBytes: options.events.maxBufferedBytes } : {}) }));
@@ -197,7 +182,7 @@ function build(
   router.use(auth);
   // Under the API keys, not the admin keys: Prometheus scrapes it like any API client.
   router.get('/metrics', createMetricsHandler({ metrics }));
-  router.get(['/v1/models', '/models'], listModels(manager, config));
+  router.get(['/v1/models', '/models'], createModelListHandler({ config, models: manager, activeProfile: () => lasting.profiles.active }));
   router.get('/running', function runningHandler(_req, res) {
     const running = manager.processes().filter((process) => process.state !== 'stopped' && process.state !== 'shutdown');
     res.json({
@@ -217,7 +202,7 @@ function build(
     await manager.unloadAll();
     res.type('text/plain').send('OK');
   });
-  router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({ models: manager }), concurrencyLimit, makeReady, proxy);
+  router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({ models: manager, ignorePaths: config.upstreamIgnorePaths }), concurrencyLimit, makeReady, proxy);
   router.use(function notFoundHandler(req, _res, next) {
     next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
   });
@@ -230,15 +215,24 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   const gatewayLogs = createGatewayLogRing();
   const log = options.logger
     ? teeLogger(options.logger, gatewayLogs)
-    : createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat, onLine: (line) => gatewayLogs.push(GATEWAY_SOURCE, line) });
+    : createLogger({
+        level: loaded.config.logLevel,
+        format: loaded.config.logFormat,
+        timeFormat: loaded.config.logTimeFormat,
+        output: stdoutPlan(loaded.config.logToStdout).gateway,
+        onLine: (line) => gatewayLogs.push(GATEWAY_SOURCE, line),
+      });
   for (const warning of loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
   const lasting: Lasting = {
     feed: new LiveFeed(gatewayLogs),
     metrics: new Metrics({ defaultMetrics: options.defaultMetrics ?? true }),
     concurrencyLimit: createConcurrencyLimitMiddleware(),
+    profiles: new ProfileSwitch(),
   };
   let current = build(loaded, plugins, log, options, lasting);
   lasting.feed.attach(current.manager);
+  // logToStdout upstream|both: the model servers' output on the gateway's (decided once, as in llama-swap).
+  pipeModelOutput(lasting.feed, loaded.config.logToStdout);
   lasting.metrics.attach(current.manager);
   let started = false;
   // The router stays the same object across reloads; it delegates to the current build.
@@ -283,6 +277,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       // bind the same port.
       const released = previous.manager.handOver(keep);
       current = build(next.loaded, next.plugins, log, options, lasting, { adopt: adopted, startGate: released });
+      lasting.profiles.revalidate(next.loaded.config);
       lasting.feed.attach(current.manager);
       lasting.metrics.attach(current.manager);
       await released;

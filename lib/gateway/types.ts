@@ -1,6 +1,6 @@
 /** What the request path needs from the model manager, as small interfaces (so middleware tests can fake them). */
 import type { Response } from 'express';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig, PeerConfig } from '../config/types.js';
 import type { Lease, ReadyOutcome } from '../process/model-process.js';
 import type { ModelState } from '../process/states.js';
 
@@ -47,6 +47,23 @@ export interface RequestContext {
   /** Set once the loading stream has sent SSE headers; the proxy then continues in the same response. */
   loadingStreamOpen: boolean;
   access?: ModelAccess;
+}
+
+/** A request for a peer's model (`res.locals.siestaPeer`): no local process, forwarded to the peer. */
+export interface PeerRequestContext {
+  readonly peer: PeerConfig;
+  /** The model id on the peer. */
+  readonly model: string;
+  /** The body to forward (model renamed, the peer's filters applied), or undefined for the original. */
+  readonly body: Buffer | undefined;
+}
+
+export function peerRequestContext(res: Response): PeerRequestContext | undefined {
+  return (res.locals as { siestaPeer?: PeerRequestContext }).siestaPeer;
+}
+
+export function setPeerRequestContext(res: Response, context: PeerRequestContext): void {
+  (res.locals as { siestaPeer?: PeerRequestContext }).siestaPeer = context;
 }
 
 export function requestContext(res: Response): RequestContext {
