@@ -2,7 +2,8 @@
  * llama-swap's routing features through real HTTP requests and real fake-upstream children:
  * `routing.router.settings.groups` (swap, exclusive, persistent), the matrix router (new and legacy
  * keys, vars, evict_costs, `+ref`, ties by definition order, a model in no set runs alone, siesta's
- * sleep discount, a busy model never evicted while a compatible request overtakes) and the FIFO scheduler's `routing.scheduler.settings.fifo.priority`.
+ * sleep discount, a busy model never evicted while a compatible request overtakes) and the FIFO
+ * scheduler's `routing.scheduler.settings.fifo.priority`.
  *
  * What runs is read from GET /running; which models were evicted, and in what order models
  * started, from the manager's `state` events (the admin event stream's source).
