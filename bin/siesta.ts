@@ -24,8 +24,9 @@ export const USAGE = `Usage:
   siesta --config FILE [--config-dir DIR] [--listen ADDR] [--watch-config]
          [--tls-cert-file FILE --tls-key-file FILE]
                                serve the models (default listen 127.0.0.1:8080)
-  siesta check --config FILE [--config-dir DIR]
-                               validate the configuration and print one line per model
+  siesta check --config FILE [--config-dir DIR] [--strict]
+                               validate the configuration and print one line per model;
+                               --strict: every warning (unknown key...) is a problem
   siesta --version             print the version
   siesta --help                show this help
 
@@ -112,11 +113,11 @@ function reportLoadError(error: unknown, sources: Sources, io: Io): number | und
 }
 
 async function checkCommand(args: readonly string[], io: Io): Promise<number> {
-  const parsed = parseCommand('siesta check', args, {}, io);
+  const parsed = parseCommand('siesta check', args, { strict: { type: 'boolean' } }, io);
   if (typeof parsed === 'number') return parsed;
   const { sources } = parsed;
   try {
-    const loaded = await loadGatewayConfig(sources);
+    const loaded = await loadGatewayConfig({ ...sources, ...(parsed.values.strict === true ? { strict: true } : {}) });
     const timeouts = { sleepTimeoutMs: loaded.config.sleepRequestTimeoutMs, wakeTimeoutMs: loaded.config.wakeRequestTimeoutMs };
     for (const line of warningLines(loaded)) io.err(line);
     for (const line of checkLines(loaded, { recipeName: (model) => recipeName(model, loaded.plugins.get(model.backend), timeouts) })) io.out(line);

@@ -9,7 +9,7 @@
 
 /** The long flags taking a value (llama-swap's, plus siesta's own short forms below). */
 const STRING_FLAGS: ReadonlySet<string> = new Set(['config', 'config-dir', 'listen', 'tls-cert-file', 'tls-key-file']);
-const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['version', 'watch-config', 'help']);
+const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['version', 'watch-config', 'help', 'strict']);
 /** siesta's short options that take a value: the argument after them is a value, never a flag. */
 const SHORT_WITH_VALUE: ReadonlySet<string> = new Set(['-c', '-l']);
 

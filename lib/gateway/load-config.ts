@@ -14,6 +14,8 @@ export interface ConfigSource {
   readonly configDir?: string;
   readonly configText?: string;
   readonly env?: LoadOptions['env'];
+  /** Every warning is a problem (`siesta check --strict`). */
+  readonly strict?: boolean;
 }
 
 export interface LoadedGatewayConfig extends LoadedConfig {
@@ -59,7 +61,7 @@ function load(source: ReadSource, options: LoadOptions): Promise<LoadedConfig> {
 }
 
 export async function loadGatewayConfig(given: ConfigSource): Promise<LoadedGatewayConfig> {
-  const env = given.env ? { env: given.env } : {};
+  const env = { ...(given.env ? { env: given.env } : {}), ...(given.strict ? { strict: true } : {}) };
   const source = await read(given);
   // First pass only to learn pluginDir; backend names are checked in the second pass.
   const first = await load(source, env);

@@ -81,17 +81,17 @@ describe('siesta check', () => {
     });
 
     it('exits 2 listing every problem with its path', async () => {
-      const run = await siesta('check', '--config', 'test/fixtures/config/five-mistakes.yaml');
+      const run = await siesta('check', '--strict', '--config', 'test/fixtures/config/five-mistakes.yaml');
       expect(run.code).to.equal(2);
       expect(run.stdout).to.equal('');
       const lines = run.stderr.trimEnd().split('\n');
       expect(lines[0]).to.match(/five-mistakes\.yaml: 5 problems$/);
       expect(lines.slice(1).map((line) => line.trim())).to.have.members([
-        'healthcheckTimeout: unknown key (did you mean `healthCheckTimeout`?)',
+        'healthcheckTimeout: unknown key, ignored (did you mean `healthCheckTimeout`?)',
         'models.qwen.cmd: unknown macro ${ctx}',
         'models.qwen.sleep.level: must be 1 or 2',
         'models.qwen.idle[1].after: must be a duration: seconds as a number, or a string such as "500ms", "90s", "5m", "1.5h"',
-        'groups.gpu.members[1]: unknown model "lama" (did you mean `llama`?)',
+        'groups.gpu.members[1]: "lama" is not a model; ignored (did you mean `llama`?)',
       ]);
     });
 
