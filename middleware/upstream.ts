@@ -3,11 +3,18 @@
  * contain slashes (`Qwen/Qwen3-8B`), so the longest path prefix that names a model wins. The
  * backend's lifecycle endpoints are refused: calling them directly would desynchronise siesta's
  * view of the model (a vLLM put to sleep behind siesta's back would hang every request).
+ *
+ * `upstream.ignorePaths` (llama-swap's, default: static assets such as `.js`, `.css`, `.png`): a
+ * path after the model that matches one never loads, wakes or swaps the model. As in llama-swap
+ * (internal/server/api.go, `handleUpstream`) such a request is passed through when the model is
+ * ready and refused with 409 otherwise: a browser page served by a model keeps fetching its
+ * assets after the model was unloaded, and those fetches must not bring it back.
  */
 import type { RequestHandler } from 'express';
 import type { ModelConfig } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import { setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
+import type { ModelState } from '../lib/process/states.js';
 import { rawBody } from './resolve-model.js';
 
 /** Paths that change a backend's sleep or load state, for every built-in backend and llama-server's router. */
@@ -28,12 +35,33 @@ export function isLifecyclePath(path: string, model: ModelConfig): boolean {
   return [...LIFECYCLE_PATHS, ...own].some((candidate) => normalised === candidate || normalised.startsWith(candidate + '/'));
 }
 
+/**
+ * What happens to a request for `path` (decoded, no query) of a model in `state`: `pass` on to the
+ * model (loading it if need be), or `refuse` (409) because the path is ignored and the model is
+ * not ready. llama-swap matches each pattern anywhere in the path (Go's `MatchString`).
+ */
+export function ignoredPathDecision(path: string, patterns: readonly RegExp[], state: ModelState): 'pass' | 'refuse' {
+  if (state === 'ready') return 'pass';
+  return patterns.some((pattern) => pattern.test(path)) ? 'refuse' : 'pass';
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 export interface UpstreamOptions {
-  readonly models: ModelDirectory;
+  readonly models: ModelDirectory & { state(id: string): ModelState };
+  /** `upstream.ignorePaths` as regular expression sources (the config's `upstreamIgnorePaths`); default none. */
+  readonly ignorePaths?: readonly string[];
 }
 
 export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): RequestHandler {
   const { models } = options;
+  const ignorePaths = (options.ignorePaths ?? []).map((source) => new RegExp(source));
   return function upstreamMiddleware(req, res, next) {
     // req.url is relative to the mount point: /upstream/<model...>/<rest>?query
     const queryStart = req.url.indexOf('?');
@@ -47,6 +75,10 @@ export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): Re
       const rest = '/' + segments.slice(count).join('/');
       if (isLifecyclePath(rest, model)) {
         return next(new GatewayError('forbidden_path', `${rest} changes the model's sleep or load state and is managed by siesta; use POST /api/models/${model.id}/sleep|wake|unload instead`));
+      }
+      if (ignorePaths.length > 0 && ignoredPathDecision(decodePath(rest), ignorePaths, models.state(model.id)) === 'refuse') {
+        // llama-swap's message; 409 as there.
+        return next(new GatewayError('invalid_state', `model ${model.id} is not loaded; path matches upstream.ignorePaths`));
       }
       req.url = rest + query;
       setRequestContext(res, {
