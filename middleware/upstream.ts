@@ -16,6 +16,7 @@ import { GatewayError } from '../lib/errors.js';
 import { setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
 import type { ModelState } from '../lib/process/states.js';
 import { rawBody } from './resolve-model.js';
+import { pinUpstreamPath } from '../lib/gateway/name-routing.js';
 
 /** Paths that change a backend's sleep or load state, for every built-in backend and llama-server's router. */
 export const LIFECYCLE_PATHS: readonly string[] = [
@@ -55,6 +56,8 @@ function decodePath(path: string): string {
 
 export interface UpstreamOptions {
   readonly models: ModelDirectory & { state(id: string): ModelState };
+  /** The active profile's pins (llama-swap applies them to /upstream paths too); none by default. */
+  readonly pins?: () => Readonly<Record<string, string>> | undefined;
   /** `upstream.ignorePaths` as regular expression sources (the config's `upstreamIgnorePaths`); default none. */
   readonly ignorePaths?: readonly string[];
 }
@@ -67,7 +70,14 @@ export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): Re
     const queryStart = req.url.indexOf('?');
     const pathPart = queryStart >= 0 ? req.url.slice(0, queryStart) : req.url;
     const query = queryStart >= 0 ? req.url.slice(queryStart) : '';
-    const segments = pathPart.replace(/^\/upstream\/?/, '').split('/');
+    let modelPath = pathPart.replace(/^\/upstream\/?/, '');
+    const pins = options.pins?.();
+    const pinned = pins ? pinUpstreamPath(decodePath(modelPath), pins) : null;
+    if (pinned) {
+      if (pinned.target === '') return next(new GatewayError('model_not_found', `Model "${pinned.pin}" is disabled by the active profile`));
+      modelPath = pinned.path.split('/').map(encodeURIComponent).join('/');
+    }
+    const segments = modelPath.split('/');
     for (let count = segments.length; count > 0; count--) {
       const name = decodeURIComponent(segments.slice(0, count).join('/'));
       const model = models.resolve(name);

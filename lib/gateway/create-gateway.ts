@@ -202,7 +202,11 @@ function build(
     await manager.unloadAll();
     res.type('text/plain').send('OK');
   });
-  router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({ models: manager, ignorePaths: config.upstreamIgnorePaths }), concurrencyLimit, makeReady, proxy);
+  router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({
+        models: manager,
+        ignorePaths: config.upstreamIgnorePaths,
+        pins: () => (lasting.profiles.active === null ? undefined : config.profiles[lasting.profiles.active]?.pins),
+      }), concurrencyLimit, makeReady, proxy);
   router.use(function notFoundHandler(req, _res, next) {
     next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
   });

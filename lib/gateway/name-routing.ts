@@ -109,6 +109,22 @@ export function chooseTarget(config: GatewayConfig, selector: SelectorConfig, st
   }
 }
 
+/**
+ * Rule 1 for `/upstream/<name>/<rest>` (llama-swap's `upstreamProfilePin`): the longest pin that
+ * is the whole path or a prefix of it followed by `/` is replaced by its target. Null when no pin
+ * applies; `target` '' means the pinned name is disabled.
+ */
+export function pinUpstreamPath(path: string, pins: Readonly<Record<string, string>>): { readonly pin: string; readonly target: string; readonly path: string } | null {
+  const trimmed = path.replace(/^\/+/, '');
+  let best: string | null = null;
+  for (const pin of Object.keys(pins)) {
+    if ((trimmed === pin || trimmed.startsWith(`${pin}/`)) && (best === null || pin.length > best.length)) best = pin;
+  }
+  if (best === null) return null;
+  const target = pins[best] ?? '';
+  return { pin: best, target, path: target + trimmed.slice(best.length) };
+}
+
 /** Rules 1-4 for one requested name. `roundRobin` breaks spillover ties. */
 export function routeName(config: GatewayConfig, requested: string, state: RoutingState, roundRobin = 0): Route {
   let name = requested;
