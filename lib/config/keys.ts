@@ -126,6 +126,10 @@ export const ROOT_SHAPE: Shape = object(
     selectors: map(SELECTOR_SHAPE),
     upstream: object({ ignorePaths: null }),
     store: object({ path: null }),
+    metricsMaxInMemory: null,
+    captureBuffer: null,
+    cors: object({ origins: null }),
+    maxUploadSize: null,
     performance: object({ disabled: null, every: null }),
     sleepRequestTimeout: null,
     wakeRequestTimeout: null,
@@ -138,7 +142,7 @@ export const ROOT_SHAPE: Shape = object(
   },
   // logRequests: llama-swap HEAD no longer reads it (siesta logs one line per request anyway).
   // store and performance feed llama-swap's UI too, but llama-swap refuses bad values: checked, then dropped.
-  { silent: ['logRequests', 'metricsMaxInMemory', 'captureBuffer', 'ui'] },
+  { silent: ['logRequests', 'ui'] },
 );
 
 /** Edit distance counting insertions, deletions, substitutions and adjacent transpositions as 1. */

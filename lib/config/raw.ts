@@ -141,4 +141,8 @@ export interface RawConfig {
   readonly profiles?: Readonly<Record<string, RawProfile>>;
   readonly selectors?: Readonly<Record<string, RawSelector>>;
   readonly upstream?: { readonly ignorePaths?: readonly string[] };
+  readonly metricsMaxInMemory?: number;
+  readonly captureBuffer?: number;
+  readonly cors?: { readonly origins?: readonly string[] };
+  readonly maxUploadSize?: number;
 }

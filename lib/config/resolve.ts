@@ -64,6 +64,10 @@ export const DEFAULTS = Object.freeze({
   /** llama-swap: a concurrencyLimit of 0 (its default) means the internal default of 10. */
   concurrencyLimit: 10,
   maxBodyBytes: 32 * 1024 * 1024,
+  maxUploadBytes: 2 * 1024 * 1024 * 1024,
+  metricsMaxInMemory: 1000,
+  /** llama-swap's default captureBuffer: 5 MB. */
+  captureBufferMB: 5,
   proxy: 'http://localhost:${PORT}',
   checkEndpoint: '/health',
   backend: 'generic',
@@ -267,6 +271,10 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     upstreamIgnorePaths: ignorePaths,
     logToStdout: raw.logToStdout ?? DEFAULTS.logToStdout,
     logTimeFormat: (raw.logTimeFormat ?? '').trim(),
+    metricsMaxInMemory: raw.metricsMaxInMemory ?? DEFAULTS.metricsMaxInMemory,
+    captureBufferBytes: (raw.captureBuffer ?? DEFAULTS.captureBufferMB) * 1024 * 1024,
+    corsOrigins: list(raw.cors?.origins).length > 0 ? list(raw.cors?.origins) : ['*'],
+    maxUploadBytes: num(raw.maxUploadSize, DEFAULTS.maxUploadBytes),
   };
   return { config, issues, warnings };
 }

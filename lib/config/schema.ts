@@ -199,6 +199,11 @@ export const rootSchema = joi
     upstream: joi.object({ ignorePaths: joi.array().items(joi.string()) }),
     // Only llama-swap's own UI uses these; llama-swap refuses bad values, so they are checked (load.ts checks the path).
     store: joi.object({ path: joi.string().allow('') }),
+    metricsMaxInMemory: joi.number().integer().min(0),
+    // llama-swap: megabytes of request/response captures; 0 disables.
+    captureBuffer: joi.number().integer().min(0),
+    cors: joi.object({ origins: joi.array().items(joi.string().min(1)) }),
+    maxUploadSize: size(),
     performance: joi.object({
       disabled: joi.boolean(),
       every: joi.any().custom(

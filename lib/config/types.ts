@@ -222,6 +222,14 @@ export interface GatewayConfig {
   readonly logToStdout: LogToStdout;
   /** llama-swap's `logTimeFormat` (a Go time layout name or layout); '' = no timestamps. */
   readonly logTimeFormat: string;
+  /** llama-swap's `metricsMaxInMemory`: entries of the activity log kept in memory (default 1000). */
+  readonly metricsMaxInMemory: number;
+  /** llama-swap's `captureBuffer` in bytes (the file says MB): request/response captures kept; 0 = none. */
+  readonly captureBufferBytes: number;
+  /** Origins allowed by CORS (`cors.origins`); `['*']` (llama-swap's behaviour) by default. */
+  readonly corsOrigins: readonly string[];
+  /** Largest multipart upload (audio, images) in bytes, streamed, not held in memory (default 2 GiB). */
+  readonly maxUploadBytes: number;
 }
 
 /** A problem found while loading: `path` is dotted with [i] indices, e.g. `models.qwen.idle[1].after`. */
