@@ -19,9 +19,20 @@ export interface ProfilesApiOptions {
   readonly log?: Logger;
 }
 
-/** The name in a `PUT /api/profiles/active` body: a string, or null to deactivate. Pure. */
-export function profileNameOf(body: unknown): string | null {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new GatewayError('bad_request', 'invalid profile request');
+/**
+ * The name in a `PUT /api/profiles/active` body (its text): a string, or null to deactivate. Pure.
+ * Messages as llama-swap's `handleAPIActiveProfile`: Go decodes the body into a map, so an empty or
+ * broken body is "invalid profile request", while `null` decodes to an empty map (no name).
+ */
+export function profileNameOf(text: string): string | null {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new GatewayError('bad_request', 'invalid profile request');
+  }
+  if (body === null) body = {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GatewayError('bad_request', 'invalid profile request');
   if (!Object.hasOwn(body, 'name')) throw new GatewayError('bad_request', 'profile name is required');
   const name = (body as { name: unknown }).name;
   if (name !== null && typeof name !== 'string') throw new GatewayError('bad_request', 'profile name must be a string or null');
@@ -44,8 +55,8 @@ export function createProfilesApi(options: Readonly<ProfilesApiOptions>): Router
     });
   });
 
-  router.put('/profiles/active', express.json({ type: () => true, strict: false }), function setActiveProfileHandler(req, res) {
-    const name = profileNameOf(req.body);
+  router.put('/profiles/active', express.text({ type: () => true }), function setActiveProfileHandler(req, res) {
+    const name = profileNameOf(typeof req.body === 'string' ? req.body : '');
     if (profiles.set(name, config)) log?.info('active profile changed', { profile: name ?? '(none)' });
     res.json({ active: profiles.active });
   });

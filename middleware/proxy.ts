@@ -155,8 +155,12 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
             return;
           }
         } else {
-          res.writeHead(status, upstreamRes.statusMessage, forwardHeaders(upstreamRes.headers, RESPONSE_HOP_BY_HOP));
-          if (String(upstreamRes.headers['content-type'] ?? '').includes('text/event-stream')) res.flushHeaders();
+          const headers = forwardHeaders(upstreamRes.headers, RESPONSE_HOP_BY_HOP);
+          const eventStream = String(upstreamRes.headers['content-type'] ?? '').toLowerCase().includes('text/event-stream');
+          // As llama-swap: tell a reverse proxy in front of siesta (nginx) not to buffer a stream.
+          if (eventStream) headers['x-accel-buffering'] = 'no';
+          res.writeHead(status, upstreamRes.statusMessage, headers);
+          if (eventStream) res.flushHeaders();
         }
         upstreamRes.pipe(res);
       };

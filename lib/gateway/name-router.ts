@@ -52,13 +52,14 @@ export class NameRouter {
   readonly #models: NameRouterOptions['models'];
   readonly #inFlight = new Map<string, number>();
   readonly #view: RoutingState;
-  #roundRobin = 0;
+  readonly #turns = new Map<string, number>();
 
   constructor(options: NameRouterOptions) {
     this.#config = options.config;
     this.#profiles = options.profiles;
     this.#models = options.models;
     const inFlight = this.#inFlight;
+    const turns = this.#turns;
     const profiles = this.#profiles;
     const models = this.#models;
     this.#view = {
@@ -68,16 +69,20 @@ export class NameRouter {
       local: (name) => models.resolve(name),
       state: (id) => models.state(id),
       inFlight: (selector, target) => inFlight.get(`${selector}\u0000${target}`) ?? 0,
+      takeTurn: (selector) => {
+        const turn = turns.get(selector) ?? 0;
+        turns.set(selector, turn + 1);
+        return turn;
+      },
     };
   }
 
   /** Where `name` goes now. A spillover choice is reserved until `release(route)`. */
   route(name: string): Route {
-    const route = routeName(this.#config, name, this.#view, this.#roundRobin);
+    const route = routeName(this.#config, name, this.#view);
     if ((route.kind === 'local' || route.kind === 'peer') && route.selector !== undefined) {
       const selector = this.#config.selectors[route.selector];
       if (selector?.strategy === 'spillover') {
-        this.#roundRobin += 1;
         const key = this.#key(route.selector, route.name);
         this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
       }

@@ -53,6 +53,11 @@ export interface RoutingState {
   state(id: string): ModelState;
   /** Spillover reservations in flight for this selector and target model (local id or `<peer>/<model>`). */
   inFlight(selector: string, target: string): number;
+  /**
+   * The selector's round-robin turn for a pick among equally busy targets, advanced by the call
+   * (llama-swap keeps one counter per selector, counting only those picks). Absent: `roundRobin`.
+   */
+  takeTurn?(selector: string): number;
 }
 
 const ACTIVE: ReadonlySet<ModelState> = new Set(['ready', 'starting', 'waking']);
@@ -104,7 +109,8 @@ export function chooseTarget(config: GatewayConfig, selector: SelectorConfig, st
       const least = Math.min(...active.map(load));
       if (least >= selector.spillover && cold.length > 0) return cold[0] ?? null;
       const tied = active.filter((target) => load(target) === least);
-      return tied[roundRobin % tied.length] ?? null;
+      const turn = state.takeTurn?.(selector.id) ?? roundRobin;
+      return tied[turn % tied.length] ?? null;
     }
   }
 }
@@ -138,7 +144,7 @@ export function routeName(config: GatewayConfig, requested: string, state: Routi
   const selector = Object.hasOwn(config.selectors, name) ? config.selectors[name] : undefined;
   if (selector) {
     const target = chooseTarget(config, selector, state, roundRobin);
-    if (target === null) return { kind: 'unavailable', name, message: `selector "${name}" has no available targets` };
+    if (target === null) return { kind: 'unavailable', name, message: `selector "${name}" has no available spillover targets` };
     selectorId = selector.id;
     name = target;
   }

@@ -128,20 +128,23 @@ describe('profiles-api: GET /api/profiles, PUT /api/profiles/active', function (
     }
   });
 
-  describe('profileNameOf (pure)', function () {
-    const cases: [body: unknown, expected: string | null | RegExp][] = [
-      [{ name: 'coding' }, 'coding'],
-      [{ name: null }, null],
-      [{ name: '' }, null],
-      [{ name: 'x', extra: 1 }, 'x'],
-      [[], /invalid profile request/],
-      [{}, /profile name is required/],
-      [{ name: 1 }, /must be a string or null/],
+  describe('profileNameOf (pure, on the body text)', function () {
+    const cases: [text: string, expected: string | null | RegExp][] = [
+      ['{"name":"coding"}', 'coding'],
+      ['{"name":null}', null],
+      ['{"name":""}', null],
+      ['{"name":"x","extra":1}', 'x'],
+      ['[]', /invalid profile request/],
+      ['', /invalid profile request/],
+      ['{not json', /invalid profile request/],
+      ['null', /profile name is required/],
+      ['{}', /profile name is required/],
+      ['{"name":1}', /must be a string or null/],
     ];
-    for (const [body, expected] of cases) {
-      it(`${JSON.stringify(body)} → ${String(expected)}`, function () {
-        if (expected instanceof RegExp) expect(() => profileNameOf(body)).to.throw(expected);
-        else expect(profileNameOf(body)).to.equal(expected);
+    for (const [text, expected] of cases) {
+      it(`${JSON.stringify(text)} → ${String(expected)}`, function () {
+        if (expected instanceof RegExp) expect(() => profileNameOf(text)).to.throw(expected);
+        else expect(profileNameOf(text)).to.equal(expected);
       });
     }
   });
