@@ -16,6 +16,7 @@ export const ERROR_TABLE = {
   too_many_requests: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent requests for this model' },
   internal: { status: 500, type: 'server_error', message: 'Internal gateway error' },
   upstream_failed: { status: 502, type: 'upstream_error', message: 'The model server failed to answer' },
+  upstream_timeout: { status: 504, type: 'upstream_error', message: 'The model server did not answer in time' },
   start_failed: { status: 503, type: 'server_error', message: 'The model could not be started' },
   no_target: { status: 503, type: 'server_error', message: 'The selector has no available target' },
   shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down' },

@@ -15,23 +15,75 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ProxyTimeouts } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import { sendError } from './error-handler.js';
-import { peerRequestContext, requestContext } from '../lib/gateway/types.js';
+import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
 
 /**
  * Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones the forwarder
  * sets itself. A client's `Connection: close` passed over a pooled keep-alive socket would make
- * the upstream refuse the next request on that socket.
+ * the upstream refuse the next request on that socket. `Expect: 100-continue` is answered by this
+ * hop (the body has already arrived); the `X-Forwarded-*` headers are set by `forwardedHeaders`.
  */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'content-length']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  'content-length',
+  'expect',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+]);
+
+/** Header names a `Connection:` header lists: hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionListed(value: string | string[] | undefined): Set<string> {
+  const text = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return new Set(text.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''));
+}
 
 /** The headers to send on: pure, tested as a table. */
 export function forwardHeaders(headers: IncomingHttpHeaders, hop: ReadonlySet<string> = HOP_BY_HOP): OutgoingHttpHeaders {
+  const listed = headers.connection === undefined ? null : connectionListed(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined && !hop.has(name)) out[name] = value;
+    if (value !== undefined && !hop.has(name) && !listed?.has(name)) out[name] = value;
   }
+  return out;
+}
+
+/** What the forwarded headers are made from: the client connection and whether its peer is a trusted proxy. */
+export interface ClientHop {
+  readonly headers: IncomingHttpHeaders;
+  /** The direct peer's address (`req.socket.remoteAddress`). */
+  readonly remoteAddress: string | undefined;
+  /** The client connection is TLS. */
+  readonly encrypted: boolean;
+  /** Whether the direct peer is one of `trustedProxies`: only then are its `X-Forwarded-*` values kept. */
+  readonly trusted: boolean;
+}
+
+/**
+ * `X-Forwarded-For`, `-Proto` and `-Host` for the upstream. A client's own values are kept (and
+ * the peer appended) only when the peer is a configured trusted proxy; otherwise they are
+ * replaced, so a client cannot make the model server believe it comes from elsewhere. Pure.
+ */
+export function forwardedHeaders(hop: ClientHop): Record<string, string> {
+  const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
+  const peer = (hop.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const priorFor = hop.trusted ? first(hop.headers['x-forwarded-for']) : undefined;
+  const out: Record<string, string> = {
+    'x-forwarded-for': priorFor ? `${priorFor}, ${peer}` : peer,
+    'x-forwarded-proto': (hop.trusted ? first(hop.headers['x-forwarded-proto']) : undefined) ?? (hop.encrypted ? 'https' : 'http'),
+  };
+  const host = (hop.trusted ? first(hop.headers['x-forwarded-host']) : undefined) ?? first(hop.headers.host);
+  if (host !== undefined) out['x-forwarded-host'] = host;
   return out;
 }
 
@@ -62,21 +114,27 @@ export interface ProxyOptions {
   readonly agent?: Agent;
   /** For `https:` model servers (default: keep-alive, the system's trusted CAs plus NODE_EXTRA_CA_CERTS). */
   readonly httpsAgent?: HttpsAgent;
+  /** Whether a direct peer is a trusted proxy (`trustedProxies`), whose `X-Forwarded-*` values are kept. Default: none is. */
+  readonly trusted?: (address: string) => boolean;
 }
 
 /** Where one request goes and how long each phase may take (llama-swap's `timeouts`). */
 export interface ForwardTarget {
   /** Base URL; its path, if any, is prefixed to the request's. */
   readonly url: string;
-  readonly timeouts: Pick<ProxyTimeouts, 'connectMs' | 'tlsHandshakeMs' | 'responseHeaderMs'>;
+  readonly timeouts: Pick<ProxyTimeouts, 'connectMs' | 'tlsHandshakeMs' | 'responseHeaderMs' | 'idleMs'>;
   /** Headers set on the forwarded request (a peer's API key). */
   readonly headers?: Readonly<Record<string, string>>;
   /** How errors name the target: "The model server at …" or "peer …". */
   readonly describe: (reason: string) => string;
-  readonly body: Buffer | undefined;
+  /** A buffer, an upload streamed as it is read (middleware/multipart.ts), or none. */
+  readonly body: Buffer | StreamedBody | undefined;
   /** The loading stream already sent 200 + SSE headers: only the upstream's body can follow. */
   readonly loadingStreamOpen: boolean;
 }
+
+/** A phase of the exchange took longer than its timeout: answered 504, not 502. */
+class UpstreamTimeout extends Error {}
 
 /**
  * Arms a phase timer (0 = none): the connection (TCP connect, then the TLS handshake for https)
@@ -89,7 +147,7 @@ function armTimeouts(request: ClientRequest, timeouts: ForwardTarget['timeouts']
     for (const timer of timers.splice(0)) clearTimeout(timer);
   };
   const after = (ms: number, message: string): void => {
-    if (ms > 0) timers.push(setTimeout(() => request.destroy(new Error(message)), ms));
+    if (ms > 0) timers.push(setTimeout(() => request.destroy(new UpstreamTimeout(message)), ms));
   };
   request.once('socket', (socket) => {
     if (!socket.connecting) return;
@@ -115,6 +173,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
   // would park the excess requests (streams hold their socket for minutes) without an answer.
   const agent = options.agent ?? new Agent({ keepAlive: true });
   const httpsAgent = options.httpsAgent ?? new HttpsAgent({ keepAlive: true });
+  const trusted = options.trusted ?? ((): boolean => false);
 
   // Parsed once per target, not per request (one entry per configured proxy URL).
   const origins = new Map<string, Origin>();
@@ -127,9 +186,23 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
   return function forward(req, res, target) {
     const origin = originOf(target.url);
     const headers = forwardHeaders(req.headers);
+    const remoteAddress = req.socket.remoteAddress;
+    Object.assign(
+      headers,
+      forwardedHeaders({
+        headers: req.headers,
+        remoteAddress,
+        encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
+        trusted: remoteAddress !== undefined && trusted(remoteAddress),
+      }),
+    );
     headers.host = origin.host;
     if (target.headers) Object.assign(headers, target.headers);
-    if (target.body) headers['content-length'] = target.body.length;
+    // A streamed upload is sent once, on a connection of its own: a kept-alive socket that turns
+    // out stale cannot be resent on (the body is gone), so it is never risked. Unknown length: chunked.
+    const streamed = target.body !== undefined && !Buffer.isBuffer(target.body) ? target.body : undefined;
+    if (Buffer.isBuffer(target.body)) headers['content-length'] = target.body.length;
+    else if (streamed?.length !== undefined) headers['content-length'] = streamed.length;
     const requestOptions = { hostname: origin.hostname, port: origin.port, path: origin.pathPrefix + req.url, method: req.method, headers };
     const fail = (reason: string): GatewayError => new GatewayError('upstream_failed', target.describe(reason));
     return new Promise((resolve) => {
@@ -137,10 +210,31 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
       const onResponse = (upstreamRes: IncomingMessage): void => {
         responded = true;
         const status = upstreamRes.statusCode ?? 502;
+        // No byte from the server for idleMs (a hung model): cut it; the close below reports it.
+        let idleTimer: NodeJS.Timeout | undefined;
+        let idledOut = false;
+        const idleMs = target.timeouts.idleMs;
+        const armIdle = (): void => {
+          clearTimeout(idleTimer);
+          idleTimer = setTimeout(() => {
+            idledOut = true;
+            upstreamRes.destroy();
+          }, idleMs);
+        };
+        if (idleMs > 0) {
+          armIdle();
+          upstreamRes.on('data', armIdle);
+        }
         upstreamRes.once('close', () => {
-          // The server died mid-body (crash, OOM kill): end the client's response instead of leaving it open.
+          clearTimeout(idleTimer);
+          // The server died mid-body (crash, OOM kill) or went silent: end the client's response instead of leaving it open.
           if (!upstreamRes.complete && !res.writableEnded && !res.destroyed) {
-            sendError(res, fail('the connection closed before the response was complete'));
+            sendError(
+              res,
+              idledOut
+                ? new GatewayError('upstream_timeout', target.describe(`sent nothing for ${idleMs} ms (timeouts.idle)`))
+                : fail('the connection closed before the response was complete'),
+            );
           }
           resolve();
         });
@@ -166,17 +260,22 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
       };
       let upstream: ClientRequest;
       const send = (mayRetry: boolean): void => {
-        const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent }, onResponse);
+        const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: streamed ? false : httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent: streamed ? false : agent }, onResponse);
         upstream = attempt;
         armTimeouts(attempt, target.timeouts, origin.secure);
         attempt.once('error', (error) => {
           if (mayRetry && !responded && isStaleSocket(attempt, error) && !res.destroyed) return send(false);
-          sendError(res, new GatewayError('upstream_failed', target.describe(error.message), { cause: error }));
+          // An upload over its cap fails its stream with a 413 of its own.
+          if (error instanceof GatewayError) sendError(res, error);
+          else sendError(res, new GatewayError(error instanceof UpstreamTimeout ? 'upstream_timeout' : 'upstream_failed', target.describe(error.message), { cause: error }));
           resolve();
         });
-        attempt.end(target.body);
+        if (streamed) {
+          streamed.stream.once('error', (error) => attempt.destroy(error));
+          streamed.stream.pipe(attempt);
+        } else attempt.end(target.body);
       };
-      send(true);
+      send(!streamed);
       res.once('close', () => {
         if (!res.writableFinished) upstream.destroy();
       });

@@ -36,7 +36,7 @@ const list = (item: Shape): Shape => ({ kind: 'list', item });
 
 const amounts = object({ vram: null, ram: null });
 const httpStep = object({ endpoint: null, method: null, body: null, timeout: null });
-const timeouts = object({ connect: null, keepalive: null, responseHeader: null, tlsHandshake: null, expectContinue: null, idleConn: null });
+const timeouts = object({ connect: null, keepalive: null, responseHeader: null, tlsHandshake: null, expectContinue: null, idleConn: null, idle: null });
 const filters = object({ stripParams: null, strip_params: null, setParams: null, setParamsByID: null });
 
 export const MODEL_SHAPE: Shape = object(
@@ -130,6 +130,7 @@ export const ROOT_SHAPE: Shape = object(
     captureBuffer: null,
     cors: object({ origins: null }),
     maxUploadSize: null,
+    trustedProxies: null,
     performance: object({ disabled: null, every: null }),
     sleepRequestTimeout: null,
     wakeRequestTimeout: null,

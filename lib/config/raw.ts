@@ -33,6 +33,7 @@ export interface RawTimeouts {
   readonly tlsHandshake?: number;
   readonly expectContinue?: number;
   readonly idleConn?: number;
+  readonly idle?: number;
 }
 
 export interface RawPeer {
@@ -145,4 +146,5 @@ export interface RawConfig {
   readonly captureBuffer?: number;
   readonly cors?: { readonly origins?: readonly string[] };
   readonly maxUploadSize?: number;
+  readonly trustedProxies?: readonly string[];
 }

@@ -4,6 +4,7 @@
  * cross-model checks (groups, aliases, preload, ports). Pure: the environment, the base directory
  * and the plugin hooks come in as arguments; every problem is collected, none thrown.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Schema } from 'joi';
 import type {
@@ -275,6 +276,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     captureBufferBytes: (raw.captureBuffer ?? DEFAULTS.captureBufferMB) * 1024 * 1024,
     corsOrigins: list(raw.cors?.origins).length > 0 ? list(raw.cors?.origins) : ['*'],
     maxUploadBytes: num(raw.maxUploadSize, DEFAULTS.maxUploadBytes),
+    trustedProxies: resolveTrustedProxies(raw, issue),
   };
   return { config, issues, warnings };
 }
@@ -727,6 +729,18 @@ function checkPortsShared(
     if (runTogether ? !runTogether(id, other) : group && group.swap && groupOf.get(other) === group) continue;
     warn(['models', id, 'proxy'], `port ${portText} is also used by model ${other}, and both could run at the same time: the second one to start will fail (put them in one group with swap: true, or use \${PORT})`);
   }
+}
+
+/** `trustedProxies`: each an IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
+function resolveTrustedProxies(raw: RawConfig, issue: Report): string[] {
+  return list(raw.trustedProxies).filter((entry, index) => {
+    const [address = '', bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const ok = family !== 0 && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits));
+    if (!ok) issue(['trustedProxies', index], `"${entry}" is not an IP address or a CIDR range (such as 10.0.0.0/8)`);
+    return ok;
+  });
 }
 
 /** `hooks.on_startup.preload`: ids or aliases; llama-swap drops an entry that names no model (a warning here). */

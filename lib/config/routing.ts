@@ -23,6 +23,7 @@ export const MODEL_TIMEOUTS: ProxyTimeouts = Object.freeze({
   tlsHandshakeMs: 10_000,
   expectContinueMs: 1_000,
   idleConnMs: 90_000,
+  idleMs: 0,
 });
 
 /** Peers wait at most 60 s for response headers (llama-swap's behaviour before its PR #619). */
@@ -37,6 +38,7 @@ export function resolveTimeouts(raw: RawTimeouts | undefined, defaults: ProxyTim
     tlsHandshakeMs: pick(raw?.tlsHandshake, defaults.tlsHandshakeMs),
     expectContinueMs: pick(raw?.expectContinue, defaults.expectContinueMs),
     idleConnMs: pick(raw?.idleConn, defaults.idleConnMs),
+    idleMs: pick(raw?.idle, defaults.idleMs),
   };
 }
 

@@ -83,6 +83,7 @@ const timeouts = () =>
     tlsHandshake: duration(),
     expectContinue: duration(),
     idleConn: duration(),
+    idle: duration(),
   });
 
 const modality = () => joi.valid('text', 'audio', 'image').messages({ 'any.only': 'invalid modality "{#value}", must be one of: text, audio, image' });
@@ -204,6 +205,7 @@ export const rootSchema = joi
     captureBuffer: joi.number().integer().min(0),
     cors: joi.object({ origins: joi.array().items(joi.string().min(1)) }),
     maxUploadSize: size(),
+    trustedProxies: keyList(),
     performance: joi.object({
       disabled: joi.boolean(),
       every: joi.any().custom(

@@ -56,6 +56,8 @@ export interface ProxyTimeouts {
   readonly tlsHandshakeMs: number;
   readonly expectContinueMs: number;
   readonly idleConnMs: number;
+  /** siesta's `timeouts.idle`: no byte from the server for this long ends the response with 504; 0 = none. */
+  readonly idleMs: number;
 }
 
 export type Modality = 'text' | 'audio' | 'image';
@@ -228,6 +230,8 @@ export interface GatewayConfig {
   readonly captureBufferBytes: number;
   /** Origins allowed by CORS (`cors.origins`); `['*']` (llama-swap's behaviour) by default. */
   readonly corsOrigins: readonly string[];
+  /** `trustedProxies`: addresses and CIDR ranges whose `X-Forwarded-*` headers are kept (default none). */
+  readonly trustedProxies: readonly string[];
   /** Largest multipart upload (audio, images) in bytes, streamed, not held in memory (default 2 GiB). */
   readonly maxUploadBytes: number;
 }

@@ -12,15 +12,17 @@ import { loadPlugins } from '../plugins/registry.js';
 import type { HttpClient } from '../process/http.js';
 import type { Spawner } from '../process/spawner.js';
 import { createAuthMiddleware } from '../../middleware/auth.js';
+import { createCorsMiddleware } from '../../middleware/cors.js';
 import { createConcurrencyLimitMiddleware } from '../../middleware/concurrency-limit.js';
 import { createErrorHandler } from '../../middleware/error-handler.js';
 import { createMakeReadyMiddleware } from '../../middleware/make-ready.js';
 import { createForwarder, createModelProxyMiddleware, createPeerProxyMiddleware } from '../../middleware/proxy.js';
 import { createProfilesApi } from '../../middleware/profiles-api.js';
 import { NameRouter, ProfileSwitch } from './name-router.js';
+import { trustedProxyCheck } from '../http/trusted-proxies.js';
 import { createRequestLogMiddleware } from '../../middleware/request-log.js';
 import { createResolveModelMiddleware } from '../../middleware/resolve-model.js';
-import { createUpstreamMiddleware } from '../../middleware/upstream.js';
+import { createUpstreamMiddleware, upstreamIndexRedirect } from '../../middleware/upstream.js';
 import { loadGatewayConfig, pluginIssues } from './load-config.js';
 import { changedModels, ModelManager } from './model-manager.js';
 import type { ModelProcess } from '../process/model-process.js';
@@ -159,7 +161,7 @@ function build(
   const resolveModel = createResolveModelMiddleware({ models: manager, routing });
   const { concurrencyLimit } = lasting;
   const makeReady = createMakeReadyMiddleware({ models: manager, ...(options.loadingTickMs ? { tickMs: options.loadingTickMs } : {}) });
-  const forward = createForwarder();
+  const forward = createForwarder({ trusted: trustedProxyCheck(config.trustedProxies) });
   const proxy = createModelProxyMiddleware({ forward });
   const peerProxy = createPeerProxyMiddleware({ forward });
   const auth = createAuthMiddleware({ keys: config.apiKeys });
@@ -169,11 +171,13 @@ function build(
   const adminAuth = createAdminAuthMiddleware({ adminKeys: config.adminKeys, apiKeys: config.apiKeys });
 
   router.use(createRequestLogMiddleware({ log, onDone: (entry) => metrics.observeRequest(entry) }));
+  router.use(createCorsMiddleware({ origins: config.corsOrigins })); // before auth, as llama-swap: preflights carry no key
   // The hot path first, so model requests do not walk the admin, logs and static layers.
   router.post([...MODEL_ROUTES], auth, readBody, resolveModel, peerProxy, concurrencyLimit, makeReady, proxy);
   router.get('/health', function healthHandler(_req, res) {
     res.type('text/plain').send('OK');
   });
+  router.get('/upstream', upstreamIndexRedirect); // no key, as llama-swap: the page it sends to asks for one
   router.use('/api', adminAuth, createProfilesApi({ config, profiles: lasting.profiles, log }));
   router.use('/api', adminAuth, createAdminApi({ manager, feed, log, ...options.events }));
   router.use('/logs', adminAuth);
@@ -205,8 +209,9 @@ function build(
   router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({
         models: manager,
         ignorePaths: config.upstreamIgnorePaths,
+        peers: config.peers,
         pins: () => (lasting.profiles.active === null ? undefined : config.profiles[lasting.profiles.active]?.pins),
-      }), concurrencyLimit, makeReady, proxy);
+      }), peerProxy, concurrencyLimit, makeReady, proxy);
   router.use(function notFoundHandler(req, _res, next) {
     next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
   });

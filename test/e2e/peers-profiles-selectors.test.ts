@@ -179,11 +179,11 @@ describe('e2e: peers, profiles and selectors (llama-swap name routing)', functio
       expect(response.body.error.message).to.match(/^peer proxy error: peer gone failed: .*ECONNREFUSED/);
     });
 
-    it('peers.<id>.timeouts.responseHeader: a slower peer is a 502 naming the timeout', async function () {
+    it('peers.<id>.timeouts.responseHeader: a slower peer is a 504 naming the timeout', async function () {
       const peer = await fakePeer('slow', ['--latency', '10s']);
       const h = await openGateway(await configYaml({}, { peers: { slow: { proxy: peer.url, models: ['slow'], timeouts: { responseHeader: '300ms' } } } }));
       const startedAt = Date.now();
-      const response = await request(h.app).post('/v1/chat/completions').send(chat('slow')).expect(502);
+      const response = await request(h.app).post('/v1/chat/completions').send(chat('slow')).expect(504);
       expect(response.body.error.message).to.equal('peer proxy error: peer slow failed: timeout awaiting response headers after 300 ms');
       expect(Date.now() - startedAt, 'answered at the timeout, not after the latency').to.be.lessThan(5000);
       // The peer saw the request and then the gateway leave.
@@ -331,15 +331,35 @@ describe('e2e: peers, profiles and selectors (llama-swap name routing)', functio
       expect(h.gateway.manager.processes().map((process) => process.id), 'one process for every name').to.deep.equal(['m']);
     });
 
-    it('timeouts.responseHeader: a model slower than it is a 502 naming the timeout', async function () {
+    it('timeouts.responseHeader: a model slower than it is a 504 naming the timeout', async function () {
       const h = await openGateway(await configYaml({ slow: { ...generic('slow', ['--latency', '10s']), timeouts: { responseHeader: '300ms' } } }));
       await request(h.app).post('/api/models/slow/load').expect(200);
       await pollUntil(() => h.gateway.manager.state('slow') === 'ready', { what: 'slow ready' });
       const startedAt = Date.now();
-      const response = await request(h.app).post('/v1/chat/completions').send(chat('slow')).expect(502);
-      expect(response.body.error.type).to.be.a('string');
+      const response = await request(h.app).post('/v1/chat/completions').send(chat('slow')).expect(504);
+      expect(response.body.error.code).to.equal('upstream_timeout');
       expect(response.body.error.message).to.match(/^The model server at http:\/\/\S+ failed: timeout awaiting response headers after 300 ms$/);
       expect(Date.now() - startedAt).to.be.lessThan(5000);
+    });
+
+    it('timeouts.idle (siesta): a stream that goes silent is cut with an upstream_timeout error', async function () {
+      const h = await openGateway(await configYaml({ slow: { ...generic('slow', ['--token-interval', '10s']), timeouts: { idle: '300ms' } } }));
+      await request(h.app).post('/api/models/slow/load').expect(200);
+      const response = await request(h.app).post('/v1/chat/completions').send(chat('slow', { stream: true })).buffer(true).parse(textParser);
+      // Headers were sent before the silence: the client gets 200, then the error in the stream.
+      expect(response.status).to.equal(200);
+      expect(String(response.body)).to.match(/upstream_timeout|sent nothing for 300 ms/);
+    });
+
+    it('X-Forwarded-For/-Proto/-Host reach the model server; a client cannot forge them', async function () {
+      const peer = await startRecordingPeer();
+      const h = await openGateway(await configYaml({}, { peers: { rec: { proxy: peer.url, models: ['r'] } } }));
+      await request(h.app).post('/v1/chat/completions').set('x-forwarded-for', '6.6.6.6').set('x-forwarded-host', 'bank.example').set('connection', 'keep-alive, x-hop').set('x-hop', 'secret').send(chat('rec/r')).expect(200);
+      const [seen] = peer.requests;
+      expect(seen?.headers['x-forwarded-for']).to.match(/^(127\.0\.0\.1|::1)$/);
+      expect(seen?.headers['x-forwarded-proto']).to.equal('http');
+      expect(seen?.headers['x-forwarded-host']).to.match(/^127\.0\.0\.1:\d+$/);
+      expect(seen?.headers, 'a header named in Connection is not forwarded').to.not.have.property('x-hop');
     });
   });
 });

@@ -62,7 +62,7 @@ describe('config defaults', () => {
     ['healthCheckTimeoutMs', 120_000],
     ['priority', 0],
     ['options', {}],
-    ['timeouts', { connectMs: 30_000, keepAliveMs: 30_000, responseHeaderMs: 0, tlsHandshakeMs: 10_000, expectContinueMs: 1_000, idleConnMs: 90_000 }],
+    ['timeouts', { connectMs: 30_000, keepAliveMs: 30_000, responseHeaderMs: 0, tlsHandshakeMs: 10_000, expectContinueMs: 1_000, idleConnMs: 90_000, idleMs: 0 }],
     ['capabilities', null],
     ['ignoreWebsockets', false],
   ];
@@ -104,6 +104,8 @@ describe('config defaults', () => {
       ['cors origins: every origin by default, as llama-swap', 'cmd: s --port ${PORT}', '', (c) => c.corsOrigins, ['*']],
       ['cors origins restricted', 'cmd: s --port ${PORT}', 'cors: { origins: ["https://app.example"] }', (c) => c.corsOrigins, ['https://app.example']],
       ['maxUploadSize: 2 GiB by default, sizes accepted', 'cmd: s --port ${PORT}', 'maxUploadSize: 500MiB', (c) => c.maxUploadBytes, 500 * 1024 * 1024],
+      ['trustedProxies: addresses and CIDR ranges', 'cmd: s --port ${PORT}', 'trustedProxies: [127.0.0.1, 10.0.0.0/8, "fd00::/8"]', (c) => c.trustedProxies, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8']],
+      ['timeouts.idle (siesta)', 'cmd: s --port ${PORT}\ntimeouts: { idle: 2m }', '', (_c, m) => m.timeouts.idleMs, 120_000],
       ['checkEndpoint none → null', 'cmd: s --port ${PORT}\ncheckEndpoint: none', '', (_c, m) => m.checkEndpoint, null],
       ['checkEndpoint custom', 'cmd: s --port ${PORT}\ncheckEndpoint: /v1/models', '', (_c, m) => m.checkEndpoint, '/v1/models'],
       ['proxy loses its trailing slash', 'cmd: s --port 8999\nproxy: http://127.0.0.1:8999/', '', (_c, m) => [m.proxy, m.port], ['http://127.0.0.1:8999', null]],

@@ -123,6 +123,7 @@ describe('config problems', () => {
       ['spillover targets that swap', 'selectors: { s: { strategy: spillover, targets: [a, b] } }\nmodels:\n  a: { cmd: "s --port ${PORT}" }\n  b: { cmd: "s --port ${PORT}" }\n', ['selectors.s.targets: spillover targets must share a group with swap: false']],
       ['peer model name taken by a model id', 'peers: { p: { proxy: "http://h:1", models: [x] } }\nmodels:\n  p/x: { cmd: "s --port ${PORT}" }\n', ['models.p/x: model ID "p/x" conflicts with fully qualified peer model name']],
       ['bad ignorePaths regex', 'upstream: { ignorePaths: ["(a"] }\n', ['upstream.ignorePaths[0]: invalid regular expression "(a": Invalid regular expression: /(a/: Unterminated group']],
+      ['trustedProxies entry', `trustedProxies: [10.0.0.0/33, proxy.local]\n${oneModel('cmd: s --port ${PORT}')}`, ['trustedProxies[0]: "10.0.0.0/33" is not an IP address or a CIDR range (such as 10.0.0.0/8)', 'trustedProxies[1]: "proxy.local" is not an IP address or a CIDR range (such as 10.0.0.0/8)']],
       ['capabilities modality', oneModel('cmd: s --port ${PORT}\ncapabilities: { in: [smell] }'), ['models.m.capabilities.in[0]: invalid modality "smell", must be one of: text, audio, image']],
       ['reserved group id', 'groups:\n  "(default)": { members: [a] }\nmodels:\n  a: { cmd: "s --port ${PORT}" }\n', ['groups.(default): (default) is reserved for models that are in no group']],
     ];
