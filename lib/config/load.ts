@@ -103,7 +103,14 @@ export function loadConfigText(text: string, options: LoadTextOptions = {}): Loa
   const doc = parseDocument(text, { merge: true, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) throw new ConfigError(yamlIssues(doc), configPath);
   // An empty file loads in llama-swap (no models, nothing to serve); so it does here, with a warning.
-  const parsed: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  let parsed: unknown;
+  try {
+    parsed = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (error) {
+    // yaml refuses documents whose aliases expand without bound ("billion laughs").
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError([{ path: '', message: `YAML aliases expand too far (more than 1000 alias uses): ${reason}` }], configPath);
+  }
   const keyOrder = keyOrderOf(doc);
   const expanded = expandDocument(parsed, { env, keyOrder });
   const keys = checkKeys(expanded.document);

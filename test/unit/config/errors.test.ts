@@ -211,6 +211,18 @@ describe('config problems', () => {
       expect(issues[0]).to.match(/^line 5, column 3:/);
     });
 
+    it('a YAML alias bomb is one clear problem, not a crash', () => {
+      const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+      let previous = 'a';
+      for (const name of 'bcdefghi') {
+        lines.push(`${name}: &${name} [${Array.from({ length: 9 }, () => `*${previous}`).join(',')}]`);
+        previous = name;
+      }
+      expect(issueLines(lines.join('\n'))).to.deep.equal([
+        'YAML aliases expand too far (more than 1000 alias uses): Excessive alias count indicates a resource exhaustion attack',
+      ]);
+    });
+
     it('a missing file is one clear problem', async () => {
       const issues = await fileIssues('does-not-exist.yaml');
       expect(issues).to.have.length(1);
