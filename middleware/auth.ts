@@ -1,4 +1,8 @@
-/** API keys: `Authorization: Bearer KEY`, `x-api-key: KEY`, or HTTP Basic with KEY as the password. */
+/**
+ * API keys: `Authorization: Bearer KEY`, `x-api-key: KEY`, or HTTP Basic with KEY as the password.
+ * A 401 carries `WWW-Authenticate: Basic` as llama-swap's (internal/server/auth.go
+ * `CreateAuthMiddleware`), with siesta's OpenAI-shaped error body.
+ */
 import type { Request, RequestHandler } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../lib/errors.js';
@@ -35,11 +39,14 @@ export function acceptsKey(keys: readonly string[], presented: string | undefine
   return presented !== undefined && keys.some((key) => keyMatches(presented, key));
 }
 
+/** llama-swap's challenge (`Basic realm="llama-swap"`), with siesta's name as the realm. */
+export const API_CHALLENGE = 'Basic realm="siesta", charset="UTF-8"';
+
 export function createAuthMiddleware(options: Readonly<AuthOptions>): RequestHandler {
   const keys = [...options.keys];
   return function authMiddleware(req, _res, next) {
     if (keys.length === 0) return next();
     if (acceptsKey(keys, presentedKey(req))) return next();
-    next(new GatewayError('unauthorized'));
+    next(new GatewayError('unauthorized', undefined, { headers: { 'WWW-Authenticate': API_CHALLENGE } }));
   };
 }

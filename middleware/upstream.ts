@@ -9,11 +9,24 @@
  * (internal/server/api.go, `handleUpstream`) such a request is passed through when the model is
  * ready and refused with 409 otherwise: a browser page served by a model keeps fetching its
  * assets after the model was unloaded, and those fetches must not bring it back.
+ *
+ * Redirects, as llama-swap's `handleUpstream` and `handleUpstreamRedirect`:
+ * - `/upstream/<model>` without a trailing slash goes to `/upstream/<model>/` (query kept) so that
+ *   relative URLs in the model's pages resolve: 301 for GET and HEAD, 308 otherwise (keeps the
+ *   method and body). An unknown model is 404 first.
+ * - `GET /upstream` goes (302) to the page that lists the models: llama-swap's `/ui/models`,
+ *   siesta's status page at the gateway's root.
+ *
+ * Peers: a name that is no local model but a peer's (`<peer>/<model>`, or a bare name only one
+ * peer serves) is forwarded to the peer with the rest of the path, as llama-swap's
+ * `s.peer.ServeHTTP`: no filters; a JSON body whose `model` is the requested name carries the
+ * peer's model id instead (llama-swap's `ReplaceRequestModel`). Local models win over peers.
  */
-import type { RequestHandler } from 'express';
-import type { ModelConfig } from '../lib/config/types.js';
+import type { Request, RequestHandler, Response } from 'express';
+import type { ModelConfig, PeerConfig } from '../lib/config/types.js';
+import { findPeerModel } from '../lib/config/routing.js';
 import { GatewayError } from '../lib/errors.js';
-import { setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
+import { setPeerRequestContext, setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
 import type { ModelState } from '../lib/process/states.js';
 import { rawBody } from './resolve-model.js';
 import { pinUpstreamPath } from '../lib/gateway/name-routing.js';
@@ -60,11 +73,51 @@ export interface UpstreamOptions {
   readonly pins?: () => Readonly<Record<string, string>> | undefined;
   /** `upstream.ignorePaths` as regular expression sources (the config's `upstreamIgnorePaths`); default none. */
   readonly ignorePaths?: readonly string[];
+  /** The configured peers (their models are reachable as `/upstream/<peer>/<model>/...`); default none. */
+  readonly peers?: Readonly<Record<string, PeerConfig>>;
+}
+
+/**
+ * Where `/upstream/<model>` (no trailing slash) is sent, from the URL the client asked for (so a
+ * mount prefix stays): 301 for GET and HEAD, 308 for any other method.
+ */
+export function trailingSlashRedirect(method: string, originalUrl: string): { readonly status: 301 | 308; readonly location: string } {
+  const queryStart = originalUrl.indexOf('?');
+  const path = queryStart >= 0 ? originalUrl.slice(0, queryStart) : originalUrl;
+  const query = queryStart >= 0 ? originalUrl.slice(queryStart) : '';
+  return { status: method === 'GET' || method === 'HEAD' ? 301 : 308, location: `${path}/${query === '?' ? '' : query}` };
+}
+
+/** `GET /upstream`: llama-swap sends its UI's model list (`/ui/models`, 302); siesta's is the status page. */
+export function upstreamIndexRedirect(req: Request, res: Response): void {
+  res.redirect(302, `${req.baseUrl}/`);
+}
+
+/** A JSON body naming `requested` as its model names `peerModel` instead; anything else is forwarded as is. */
+export function peerUpstreamBody(body: Buffer | undefined, contentType: string, requested: string, peerModel: string): Buffer | undefined {
+  if (!body || body.length === 0 || requested === peerModel || !/application\/json/i.test(contentType)) return body;
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return body;
+    if ((parsed as Record<string, unknown>)['model'] !== requested) return body;
+    return Buffer.from(JSON.stringify({ ...parsed, model: peerModel }));
+  } catch {
+    return body;
+  }
 }
 
 export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): RequestHandler {
   const { models } = options;
   const ignorePaths = (options.ignorePaths ?? []).map((source) => new RegExp(source));
+  const peers = options.peers ?? {};
+  // A local model (id or alias) before a peer's, as llama-swap's ResolveBaseModel.
+  const resolveTarget = (name: string): { readonly kind: 'local'; readonly model: ModelConfig } | { readonly kind: 'peer'; readonly peer: PeerConfig; readonly model: string } | undefined => {
+    const model = models.resolve(name);
+    if (model) return { kind: 'local', model };
+    const found = findPeerModel(peers, name);
+    const peer = found ? peers[found.peer] : undefined;
+    return found && peer ? { kind: 'peer', peer, model: found.model } : undefined;
+  };
   return function upstreamMiddleware(req, res, next) {
     // req.url is relative to the mount point: /upstream/<model...>/<rest>?query
     const queryStart = req.url.indexOf('?');
@@ -80,9 +133,19 @@ export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): Re
     const segments = modelPath.split('/');
     for (let count = segments.length; count > 0; count--) {
       const name = decodeURIComponent(segments.slice(0, count).join('/'));
-      const model = models.resolve(name);
-      if (!model) continue;
+      const target = resolveTarget(name);
+      if (!target) continue;
       const rest = '/' + segments.slice(count).join('/');
+      if (rest === '/' && !pathPart.endsWith('/')) {
+        const redirect = trailingSlashRedirect(req.method, req.originalUrl);
+        return res.redirect(redirect.status, redirect.location);
+      }
+      if (target.kind === 'peer') {
+        req.url = rest + query;
+        setPeerRequestContext(res, { peer: target.peer, model: target.model, body: peerUpstreamBody(rawBody(req), req.get('content-type') ?? '', name, target.model) });
+        return next();
+      }
+      const { model } = target;
       if (isLifecyclePath(rest, model)) {
         return next(new GatewayError('forbidden_path', `${rest} changes the model's sleep or load state and is managed by siesta; use POST /api/models/${model.id}/sleep|wake|unload instead`));
       }
