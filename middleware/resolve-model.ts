@@ -2,14 +2,17 @@
  * Find the model a request is for (JSON body `model`, multipart field `model`, or `?model=`),
  * route the name (profile pins, selectors, ids and aliases, peers: `lib/gateway/name-routing.ts`),
  * and prepare the body to forward (the routed name, `useModelName`, `filters`).
- * Expects the raw body as a Buffer in `req.body` (express.raw) or no body at all.
+ * Expects the raw body as a Buffer in `req.body` (express.raw), a multipart upload read up to its
+ * model field by middleware/multipart.ts (`res.locals.siestaUpload`, forwarded as a stream with
+ * the field rewritten on the fly), or no body at all (GET: `?model=`).
  * A peer's model gets `res.locals.siestaPeer` instead of the local request context.
  */
 import type { Request, RequestHandler } from 'express';
 import type { Filters, ModelConfig } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import type { Route } from '../lib/gateway/name-routing.js';
-import { setPeerRequestContext, setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
+import { setPeerRequestContext, setRequestContext, type ModelDirectory, type StreamedBody } from '../lib/gateway/types.js';
+import { findField, spliceBuffer, uploadOf, type FieldSpan, type Upload } from './multipart.js';
 
 /** Routes a requested name (the gateway's `NameRouter`); without one, names are ids and aliases only. */
 export interface NameRouting {
@@ -22,20 +25,9 @@ export interface ResolveModelOptions {
   readonly routing?: NameRouting;
 }
 
-/** The value of a multipart form field, found without buffering a parser (the body is already in memory). */
+/** The value of a multipart form field of a body already in memory (the first plain field of that name). */
 export function multipartField(body: Buffer, contentType: string, field: string): string | undefined {
-  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
-  const marker = boundary?.[1] ?? boundary?.[2];
-  if (!marker) return undefined;
-  const text = body.toString('latin1');
-  for (const part of text.split(`--${marker}`)) {
-    const headerEnd = part.indexOf('\r\n\r\n');
-    if (headerEnd < 0) continue;
-    const headers = part.slice(0, headerEnd);
-    if (!new RegExp(`content-disposition:[^\\r\\n]*\\bname="${field}"`, 'i').test(headers)) continue;
-    return Buffer.from(part.slice(headerEnd + 4).replace(/\r\n$/, ''), 'latin1').toString('utf8');
-  }
-  return undefined;
+  return findField(body, contentType, field)?.value;
 }
 
 /**
@@ -75,61 +67,131 @@ function isJson(req: Request): boolean {
   return type === undefined || /\bjson\b/i.test(type);
 }
 
+function isUrlEncoded(req: Request): boolean {
+  return /^\s*application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '');
+}
+
+/**
+ * Where the request named its model, and what is needed to forward it under another name. As in
+ * llama-swap (swaputil.extractContext) the Content-Type decides, not the route: a JSON body, a
+ * multipart form (streamed: `upload`, or in memory: `form`), a urlencoded form; else `?model=`.
+ */
+type Source =
+  | { readonly kind: 'json'; readonly parsed: Record<string, unknown> }
+  | { readonly kind: 'upload'; readonly upload: Upload }
+  | { readonly kind: 'form'; readonly raw: Buffer; readonly span: FieldSpan | undefined }
+  | { readonly kind: 'urlencoded'; readonly raw: Buffer; readonly params: URLSearchParams }
+  | { readonly kind: 'query'; readonly raw: Buffer | undefined };
+
+/** The body to forward when the upstream must see `name` instead of the client's (null: unchanged). Not for JSON. */
+function renamedBody(source: Exclude<Source, { kind: 'json' }>, name: string | null): Buffer | StreamedBody | undefined {
+  switch (source.kind) {
+    case 'upload':
+      return source.upload.body(name ?? undefined);
+    case 'form':
+      return source.span && name !== null && name !== source.span.value ? spliceBuffer(source.raw, source.span.start, source.span.end, Buffer.from(name, 'utf8')) : source.raw;
+    case 'urlencoded': {
+      if (name === null) return source.raw;
+      const params = new URLSearchParams(source.params);
+      params.set('model', name);
+      return Buffer.from(params.toString());
+    }
+    case 'query':
+      return source.raw;
+  }
+}
+
+/** `?model=` replaced by `name` in a request URL (llama-swap's ReplaceRequestModel for GET). */
+export function replaceQueryModel(url: string, name: string): string {
+  const at = url.indexOf('?');
+  const params = new URLSearchParams(at < 0 ? '' : url.slice(at + 1));
+  params.set('model', name);
+  return `${at < 0 ? url : url.slice(0, at)}?${params.toString()}`;
+}
+
 export function createResolveModelMiddleware(options: Readonly<ResolveModelOptions>): RequestHandler {
   const { models, routing } = options;
   return function resolveModelMiddleware(req, res, next) {
     const raw = rawBody(req);
-    let parsed: Record<string, unknown> | undefined;
-    let name: unknown;
     const contentType = req.headers['content-type'] ?? '';
-    if (raw && /multipart\/form-data/i.test(contentType)) {
-      name = multipartField(raw, contentType, 'model');
+    const upload = uploadOf(res);
+    let source: Source = { kind: 'query', raw };
+    let name: unknown;
+    if (upload) {
+      source = { kind: 'upload', upload };
+      name = upload.model;
+    } else if (raw && /multipart\/form-data/i.test(contentType)) {
+      const span = findField(raw, contentType, 'model');
+      source = { kind: 'form', raw, span };
+      name = span?.value;
+    } else if (raw && isUrlEncoded(req)) {
+      const params = new URLSearchParams(raw.toString('utf8'));
+      source = { kind: 'urlencoded', raw, params };
+      name = params.get('model') ?? undefined;
     } else if (raw && isJson(req)) {
+      let value: unknown;
       try {
-        const value: unknown = JSON.parse(raw.toString('utf8'));
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-          return next(new GatewayError('bad_request', 'Request body must be a JSON object'));
-        }
-        parsed = value as Record<string, unknown>;
+        value = JSON.parse(raw.toString('utf8'));
       } catch (error) {
         return next(new GatewayError('bad_json', `Request body is not valid JSON: ${(error as Error).message}`, { cause: error }));
       }
-      name = parsed.model;
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        return next(new GatewayError('bad_request', 'Request body must be a JSON object'));
+      }
+      source = { kind: 'json', parsed: value as Record<string, unknown> };
+      name = source.parsed.model;
     }
-    if (name === undefined || name === '') name = typeof req.query.model === 'string' ? req.query.model : undefined;
+    // No name in the body: `?model=` (llama-swap's FormValue reads the query too); a rename then goes there.
+    const fromQuery = name === undefined || name === '';
+    if (fromQuery) name = typeof req.query.model === 'string' ? req.query.model : undefined;
+    const parsed = source.kind === 'json' ? source.parsed : undefined;
     if (typeof name !== 'string' || name === '') return next(new GatewayError('missing_model'));
+    const requested = name;
+    /**
+     * The body to forward when the upstream must see `bodyName` (null: the client's) in the body;
+     * a name that came from the query is replaced there by `queryName`. JSON: `filters` when `rewrite`.
+     */
+    const forwardBody = (bodyName: string | null, queryName: string | null, filters: (body: Record<string, unknown>) => Record<string, unknown>, rewrite: boolean): Buffer | StreamedBody | undefined => {
+      if (fromQuery && queryName !== null && queryName !== requested) req.url = replaceQueryModel(req.url, queryName);
+      if (source.kind === 'json') return rewrite ? Buffer.from(JSON.stringify(filters(source.parsed))) : raw;
+      return renamedBody(source, fromQuery ? null : bodyName);
+    };
     if (!routing) {
-      const model = models.resolve(name);
-      if (!model) return next(new GatewayError('model_not_found', `Model "${name}" is not configured`));
-      return local(model, name, name);
+      const model = models.resolve(requested);
+      if (!model) return next(new GatewayError('model_not_found', `Model "${requested}" is not configured`));
+      return local(model, requested);
     }
-    const route = routing.route(name);
+    const route = routing.route(requested);
     switch (route.kind) {
       case 'unknown':
-        return next(new GatewayError('model_not_found', route.name === name ? `Model "${name}" is not configured` : `Model "${name}" routes to "${route.name}", which is not configured`));
+        return next(new GatewayError('model_not_found', route.name === requested ? `Model "${requested}" is not configured` : `Model "${requested}" routes to "${route.name}", which is not configured`));
       case 'disabled':
-        return next(new GatewayError('model_not_found', `Model "${name}" is disabled by the active profile "${route.profile}"`));
+        return next(new GatewayError('model_not_found', `Model "${requested}" is disabled by the active profile "${route.profile}"`));
       case 'unavailable':
         return next(new GatewayError('no_target', route.message));
       case 'local':
       case 'peer':
         if (route.selector !== undefined) res.once('close', () => routing.release(route));
-        if (route.kind === 'local') return local(route.model, route.name, name);
+        if (route.kind === 'local') return local(route.model, route.name);
         setPeerRequestContext(res, {
           peer: route.peer,
           model: route.model,
-          body: parsed ? Buffer.from(JSON.stringify(applyFilters(parsed, route.peer.filters, route.name, route.model))) : raw,
+          body: forwardBody(route.model, route.model, (body) => applyFilters(body, route.peer.filters, route.name, route.model), true),
         });
         return next();
     }
 
-    function local(model: ModelConfig, routed: string, requested: string): void {
-      const rewrite = parsed && (model.useModelName !== null || routed !== requested || needsFilters(model.filters, routed));
+    function local(model: ModelConfig, routed: string): void {
+      const renamed = routed !== requested ? routed : null;
+      // useModelName applies to JSON and multipart bodies (llama-swap's filter and form-filter
+      // middleware); a urlencoded form or the query only carries routing renames (ReplaceRequestModel).
+      const bodyName = source.kind === 'urlencoded' ? renamed : (model.useModelName ?? renamed);
+      const rewrite = model.useModelName !== null || renamed !== null || needsFilters(model.filters, routed);
       setRequestContext(res, {
         model,
         requestedName: routed,
-        body: parsed && rewrite ? Buffer.from(JSON.stringify(rewriteBody(parsed, model, routed, requested))) : raw,
-        stream: parsed?.stream === true,
+        body: forwardBody(bodyName, renamed, (body) => rewriteBody(body, model, routed, requested), rewrite),
+        stream: parsed?.stream === true || (req.method === 'GET' && req.query.stream === 'true'),
         loadingStreamOpen: false,
       });
       next();

@@ -36,21 +36,10 @@ import { createStatusPage } from '../../middleware/status-page.js';
 import { createGatewayLogRing, GATEWAY_SOURCE, pipeModelOutput, stdoutPlan, teeLogger } from './gateway-log.js';
 import { createModelListHandler } from './model-list.js';
 import { LiveFeed } from './live-feed.js';
+import { bodyReaders, MODEL_ROUTE_TABLE, registerModelRoutes } from './routes.js';
 
-/** The model routes of SPEC section 5: the model is named in the body, a multipart field or `?model=`. */
-export const MODEL_ROUTES = [
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/v1/embeddings',
-  '/v1/responses',
-  '/v1/messages',
-  '/v1/rerank',
-  '/rerank',
-  '/v1/audio/speech',
-  '/v1/audio/transcriptions',
-  '/completion',
-  '/infill',
-] as const;
+/** The paths of the model routes (lib/gateway/routes.ts has the table: method, model source, upstream path). */
+export const MODEL_ROUTES: readonly string[] = [...new Set(MODEL_ROUTE_TABLE.map((route) => route.path))];
 
 export interface GatewayOptions {
   /** A loaded configuration (from `loadConfigFile`/`loadConfigText`), or give `configPath` / `configText`. */
@@ -173,7 +162,7 @@ function build(
   router.use(createRequestLogMiddleware({ log, onDone: (entry) => metrics.observeRequest(entry) }));
   router.use(createCorsMiddleware({ origins: config.corsOrigins })); // before auth, as llama-swap: preflights carry no key
   // The hot path first, so model requests do not walk the admin, logs and static layers.
-  router.post([...MODEL_ROUTES], auth, readBody, resolveModel, peerProxy, concurrencyLimit, makeReady, proxy);
+  registerModelRoutes(router, { auth, ...bodyReaders(config), resolveModel, peerProxy, concurrencyLimit, makeReady, proxy });
   router.get('/health', function healthHandler(_req, res) {
     res.type('text/plain').send('OK');
   });

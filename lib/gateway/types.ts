@@ -1,4 +1,5 @@
 /** What the request path needs from the model manager, as small interfaces (so middleware tests can fake them). */
+import type { Readable } from 'node:stream';
 import type { Response } from 'express';
 import type { ModelConfig, PeerConfig } from '../config/types.js';
 import type { Lease, ReadyOutcome } from '../process/model-process.js';
@@ -35,13 +36,20 @@ export interface ModelGate extends ModelDirectory {
   tryAcquire(id: string): ModelAccess | undefined;
 }
 
+/** A body streamed to the upstream as it is read (multipart uploads): sent once, never resent. */
+export interface StreamedBody {
+  readonly stream: Readable;
+  /** Its length in bytes when known (the client sent Content-Length), else undefined (sent chunked). */
+  readonly length: number | undefined;
+}
+
 /** Per-request data the chain passes along in `res.locals.siesta`. */
 export interface RequestContext {
   model: ModelConfig;
   /** The name the client asked for (id or alias). */
   requestedName: string;
   /** The body to forward (after useModelName and filters), or undefined to stream the original. */
-  body: Buffer | undefined;
+  body: Buffer | StreamedBody | undefined;
   /** The client asked for a streamed response. */
   stream: boolean;
   /** Set once the loading stream has sent SSE headers; the proxy then continues in the same response. */
@@ -55,7 +63,7 @@ export interface PeerRequestContext {
   /** The model id on the peer. */
   readonly model: string;
   /** The body to forward (model renamed, the peer's filters applied), or undefined for the original. */
-  readonly body: Buffer | undefined;
+  readonly body: Buffer | StreamedBody | undefined;
 }
 
 export function peerRequestContext(res: Response): PeerRequestContext | undefined {
