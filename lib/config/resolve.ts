@@ -47,6 +47,7 @@ import {
   resolveTimeouts,
 } from './routing.js';
 import { formatDuration } from './units.js';
+import { defaultStateDir } from './state-dir.js';
 import { canContainAll, compileMatrix } from '../scheduler/matrix/index.js';
 import type { CompiledMatrix } from '../scheduler/matrix/types.js';
 
@@ -260,7 +261,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     preload,
     resources: amountsOf(raw.resources),
     pluginDir: path.resolve(options.baseDir, typeof raw.pluginDir === 'string' ? raw.pluginDir : DEFAULTS.pluginDir),
-    stateDir: path.resolve(options.baseDir, typeof raw.stateDir === 'string' ? raw.stateDir : DEFAULTS.stateDir),
+    stateDir: typeof raw.stateDir === 'string' ? path.resolve(options.baseDir, raw.stateDir) : defaultStateDir(options.baseDir, options.configPath),
     maxBodyBytes: num(raw.maxBodySize, DEFAULTS.maxBodyBytes),
     models,
     sleepRequestTimeoutMs,

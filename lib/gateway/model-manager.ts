@@ -14,7 +14,7 @@ import type { RecipeTimeouts } from '../plugins/recipes.js';
 import type { HttpClient } from '../process/http.js';
 import { LogRing, type LogLine } from '../process/log-ring.js';
 import { ModelProcess, type Lease, type ReadyOutcome } from '../process/model-process.js';
-import { reapLeftovers } from '../process/pid-files.js';
+import { reapLeftovers, type PidRecord } from '../process/pid-files.js';
 import type { Spawner } from '../process/spawner.js';
 import type { ModelState, StateChange } from '../process/states.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -85,6 +85,8 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   readonly #log: Logger;
   #nextRequest = 0;
   #closed = false;
+  /** The crash clean-up of `start()`; model starts wait for it. Never rejects. */
+  #reaping: Promise<void> = Promise.resolve();
 
   constructor(options: ModelManagerOptions) {
     super();
@@ -152,16 +154,45 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     await Promise.all(stopping);
   }
 
-  /** Stop children left by a gateway that died, then preload the configured models. */
+  /**
+   * Stop the servers left by a gateway that died (lib/process/pid-files.ts), then preload the
+   * configured models. Until the reaping is done no model starts: a request that arrives meanwhile
+   * waits (a leftover may still hold the port its new server needs).
+   */
   async start(): Promise<void> {
-    const reaped = await reapLeftovers(this.config.stateDir, leftoverGraceMs(this.config));
-    for (const record of reaped) this.#log.warn('stopped a model left running by an earlier gateway', { model: record.model, pid: record.pid });
+    this.#reaping = this.#reapLeftovers();
+    await this.#reaping;
     for (const id of this.config.preload) {
       this.load(id).catch((error: unknown) => {
         // A shutdown during the preload is not a failure of the model.
         if (error instanceof GatewayError && error.code === 'shutting_down') this.#log.info('preload cancelled: the gateway is shutting down', { model: id });
         else this.#log.error('preload failed', { model: id, error: (error as Error).message });
       });
+    }
+  }
+
+  async #reapLeftovers(): Promise<void> {
+    const { stateDir } = this.config;
+    try {
+      const report = await reapLeftovers(stateDir, { graceMsFor: leftoverGraceMs(this.config) });
+      for (const { record, signal, ms, gone } of report.reaped) {
+        const fields = { model: record.model, pid: record.pid, gatewayPid: record.gatewayPid, signal, ms };
+        if (gone) this.#log.warn('stopped a model server left by a gateway that died', fields);
+        else this.#log.error('a model server left by a gateway that died does not exit, even after SIGKILL', fields);
+      }
+      const byGateway = new Map<number, PidRecord[]>();
+      for (const record of report.othersLive) byGateway.set(record.gatewayPid, [...(byGateway.get(record.gatewayPid) ?? []), record]);
+      for (const [gatewayPid, records] of byGateway) {
+        this.#log.warn('model servers of another live gateway left alone', {
+          gatewayPid,
+          models: records.map((record) => record.model).join(','),
+          pids: records.map((record) => record.pid).join(','),
+          stateDir,
+          hint: 'another siesta runs with this configuration (or stateDir); models sharing its ports will not start here',
+        });
+      }
+    } catch (error) {
+      this.#log.error('crash clean-up failed', { stateDir, error: (error as Error).message });
     }
   }
 
@@ -291,7 +322,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   #perform(effect: SchedulerEffect): void {
     switch (effect.type) {
       case 'load':
-        this.#runOwn(effect.model, () => this.process(effect.model).ensureReady(), (outcome) => {
+        this.#runOwn(effect.model, () => this.#reaping.then(() => this.process(effect.model).ensureReady()), (outcome) => {
           for (const waiter of this.#waiters.values()) if (waiter.model === effect.model && !waiter.granted) waiter.outcome ??= outcome;
           return { type: 'loaded', model: effect.model };
         }, (error) => {

@@ -1,106 +1,324 @@
 /**
- * One pid file per running model in the state directory, so that children left behind by a gateway
- * that crashed are found and stopped at the next start. A recorded pid is only signalled when the
- * process with that pid still runs the recorded command (pids are recycled).
+ * Pid files: one per model server, in the state directory, so that the servers left behind by a
+ * gateway that died (SIGKILL, OOM, power) are found and stopped when a gateway starts again.
+ *
+ * A file records the server (pid and start time) and the gateway that started it (pid and start
+ * time). Start times are field 22 of /proc/<pid>/stat (clock ticks after boot), so a recycled pid
+ * is never taken for the process that was recorded. The rules (`judgeRecord`) are pure:
+ *   1. the gateway that wrote the file is this one: keep it (a gateway never removes its own files
+ *      while reaping);
+ *   2. the gateway that wrote it still runs: keep it and never signal its server;
+ *   3. the gateway is gone and the server (or what is left of its process group) still runs: reap;
+ *   4. otherwise the file is stale: drop it.
+ * Each file is named after its model, its gateway and its server, so two gateways on one state
+ * directory, or a server started while an older one of the same model is stopping, never
+ * overwrite or delete each other's file.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface PidRecord {
   readonly model: string;
   readonly pid: number;
   readonly argv: readonly string[];
+  /** The server's start time (/proc/<pid>/stat field 22); null when unknown (files of older versions lack it). */
+  readonly startTicks?: number | null;
   readonly gatewayPid: number;
+  /** The gateway's start time, as `startTicks`. */
+  readonly gatewayStartTicks?: number | null;
   readonly startedAt: string;
 }
 
-function fileFor(stateDir: string, model: string): string {
-  return join(stateDir, `${encodeURIComponent(model)}.pid.json`);
+/** What a caller gives: the start times are read from /proc when not given. */
+export type PidRecordInput = Omit<PidRecord, 'startTicks' | 'gatewayStartTicks'> & Partial<Pick<PidRecord, 'startTicks' | 'gatewayStartTicks'>>;
+
+/** What the rules may ask about processes (a fake in the unit tests). */
+export interface ProcessProbe {
+  /** Whether `pid` runs (a zombie does not). */
+  alive(pid: number): boolean;
+  /** /proc/<pid>/stat field 22, or null when unknown (no such process, no /proc). */
+  startTicks(pid: number): number | null;
+  /** /proc/<pid>/cmdline, or null when unknown. */
+  commandLine(pid: number): string[] | null;
+  /** Whether a live process is left in the process group `pgid`. */
+  groupAlive(pgid: number): boolean;
 }
 
-export async function writePidFile(stateDir: string, record: PidRecord): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
-  await writeFile(fileFor(stateDir, record.model), JSON.stringify(record) + '\n');
-}
-
-export async function removePidFile(stateDir: string, model: string): Promise<void> {
-  await rm(fileFor(stateDir, model), { force: true });
-}
-
-function commandLine(pid: number): string[] | null {
+/** The fields of /proc/<pid>/stat after the command name (field 3 first), or null. */
+function statFields(pid: number): string[] | null {
   try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return raw.split('\0').filter((part) => part.length > 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 }
 
-/** Whether `pid` still runs the command that was recorded (argv[1..] must match; argv[0] may be resolved). */
-export function stillRunsRecordedCommand(record: PidRecord): boolean {
-  const live = commandLine(record.pid);
-  if (!live || live.length === 0) return false;
-  const recorded = record.argv;
-  if (recorded.length !== live.length) return false;
-  return recorded.slice(1).every((arg, index) => arg === live[index + 1]);
+const procAvailable = ((): boolean => {
+  try {
+    readdirSync('/proc/self');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function signalZero(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
-export async function readPidFiles(stateDir: string): Promise<PidRecord[]> {
+/** The real probe: /proc on Linux, `kill(pid, 0)` elsewhere (no start times there). */
+export const procProbe: ProcessProbe = {
+  alive(pid) {
+    if (!procAvailable) return signalZero(pid);
+    const state = statFields(pid)?.[0];
+    return state !== undefined && state !== 'Z' && state !== 'X';
+  },
+  startTicks(pid) {
+    const ticks = Number(statFields(pid)?.[19]);
+    return Number.isSafeInteger(ticks) && ticks > 0 ? ticks : null;
+  },
+  commandLine(pid) {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((part) => part.length > 0);
+    } catch {
+      return null;
+    }
+  },
+  groupAlive(pgid) {
+    // kill(-pgid, 0) also succeeds for zombies, which a dead gateway's children stay until reaped.
+    if (!signalZero(-pgid)) return false;
+    if (!procAvailable) return true;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const fields = statFields(Number(entry));
+      if (fields && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+    }
+    return false;
+  },
+};
+
+/** This gateway, as its records name it. */
+export interface GatewayIdentity {
+  readonly pid: number;
+  readonly startTicks: number | null;
+}
+
+export function selfIdentity(probe: ProcessProbe = procProbe): GatewayIdentity {
+  return { pid: process.pid, startTicks: probe.startTicks(process.pid) };
+}
+
+export type Verdict = 'own' | 'live-gateway' | 'reap' | 'drop';
+
+/** Whether the recorded pid still is the recorded process: same start time, else (older files) same command. */
+function sameProcess(pid: number, recordedTicks: number | null | undefined, argv: readonly string[] | undefined, probe: ProcessProbe): boolean {
+  if (!probe.alive(pid)) return false;
+  const liveTicks = probe.startTicks(pid);
+  if (typeof recordedTicks === 'number' && liveTicks !== null) return liveTicks === recordedTicks;
+  if (argv === undefined) return true;
+  // argv[0] may have been resolved by the spawner; the arguments must match.
+  const live = probe.commandLine(pid);
+  return live !== null && live.length === argv.length && argv.slice(1).every((arg, index) => arg === live[index + 1]);
+}
+
+/** The rules of the header, in order. */
+export function judgeRecord(record: PidRecord, self: GatewayIdentity, probe: ProcessProbe): Verdict {
+  const recordedGatewayTicks = record.gatewayStartTicks ?? null;
+  const isSelf = record.gatewayPid === self.pid && recordedGatewayTicks !== null && recordedGatewayTicks === self.startTicks;
+  // 1. Ours. (A file of an older version naming our pid was written by an earlier gateway.)
+  if (isSelf || (record.gatewayPid === self.pid && recordedGatewayTicks === null && self.startTicks === null)) return 'own';
+  // 2. Another gateway that still runs: when its start time is unknown it may be the writer, so it counts as alive.
+  if (record.gatewayPid !== self.pid && sameProcess(record.gatewayPid, recordedGatewayTicks, undefined, probe)) return 'live-gateway';
+  // 3. The server, or the rest of its group (a pgid is not reused while the group exists).
+  if (sameProcess(record.pid, record.startTicks, record.argv, probe)) return 'reap';
+  if (!probe.alive(record.pid) && probe.groupAlive(record.pid)) return 'reap';
+  // 4.
+  return 'drop';
+}
+
+// ---- files ----
+
+const SUFFIX = '.pid.json';
+
+/** `encodeURIComponent` plus `.`, so that the dots of the file name only separate its parts. */
+function encodeModel(model: string): string {
+  return encodeURIComponent(model).replaceAll('.', '%2E');
+}
+
+function gatewayPart(gateway: GatewayIdentity): string {
+  return `${gateway.pid}-${gateway.startTicks ?? 0}`;
+}
+
+function fileName(record: PidRecord): string {
+  return `${encodeModel(record.model)}.${gatewayPart({ pid: record.gatewayPid, startTicks: record.gatewayStartTicks ?? null })}.${record.pid}${SUFFIX}`;
+}
+
+/** Record a server this gateway (or `record.gatewayPid`) started; start times are read now when not given. */
+export async function writePidFile(stateDir: string, input: PidRecordInput, probe: ProcessProbe = procProbe): Promise<void> {
+  const record: PidRecord = {
+    ...input,
+    startTicks: input.startTicks !== undefined ? input.startTicks : probe.startTicks(input.pid),
+    gatewayStartTicks: input.gatewayStartTicks !== undefined ? input.gatewayStartTicks : probe.startTicks(input.gatewayPid),
+  };
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, fileName(record)), JSON.stringify(record) + '\n');
+}
+
+export interface PidFile {
+  readonly file: string;
+  readonly record: PidRecord;
+}
+
+function isRecord(value: unknown): value is PidRecord {
+  const record = value as Partial<PidRecord> | null;
+  return typeof record === 'object' && record !== null && typeof record.model === 'string' && Number.isSafeInteger(record.pid) && (record.pid ?? 0) > 0 && Number.isSafeInteger(record.gatewayPid);
+}
+
+/** Every readable pid file; one that does not parse is removed (a write cut short by a crash). */
+export async function readPidFiles(stateDir: string): Promise<PidFile[]> {
   let entries: string[];
   try {
     entries = await readdir(stateDir);
   } catch {
     return [];
   }
-  const records: PidRecord[] = [];
-  for (const entry of entries.filter((name) => name.endsWith('.pid.json'))) {
+  const files: PidFile[] = [];
+  for (const entry of entries.filter((name) => name.endsWith(SUFFIX)).sort()) {
+    const file = join(stateDir, entry);
     try {
-      records.push(JSON.parse(await readFile(join(stateDir, entry), 'utf8')) as PidRecord);
-    } catch {
-      await rm(join(stateDir, entry), { force: true });
+      const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+      if (isRecord(parsed)) files.push({ file, record: parsed });
+      else await rm(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') await rm(file, { force: true });
     }
   }
-  return records;
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return files;
 }
 
 /**
- * Stop the children recorded by a previous gateway: SIGTERM to each group whose leader still runs
- * the recorded command, SIGKILL after `graceMsFor(record.model)`. Returns the records that were reaped.
+ * After this gateway's server of `model` stopped: remove this gateway's files of `model` whose
+ * server no longer runs. A file of a server started since (a restart racing the removal) stays.
  */
-export async function reapLeftovers(stateDir: string, graceMsFor: (model: string) => number): Promise<PidRecord[]> {
-  const reaped: PidRecord[] = [];
-  for (const record of await readPidFiles(stateDir)) {
-    if (record.gatewayPid === process.pid) continue;
-    if (stillRunsRecordedCommand(record)) {
-      try {
-        process.kill(-record.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      const deadline = performance.now() + graceMsFor(record.model);
-      while (groupAlive(record.pid) && performance.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      if (groupAlive(record.pid)) {
-        try {
-          process.kill(-record.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      reaped.push(record);
-    }
-    await removePidFile(stateDir, record.model);
+export async function removePidFile(stateDir: string, model: string, probe: ProcessProbe = procProbe): Promise<void> {
+  const self = selfIdentity(probe);
+  const prefix = `${encodeModel(model)}.${gatewayPart(self)}.`;
+  let entries: string[];
+  try {
+    entries = await readdir(stateDir);
+  } catch {
+    return;
   }
-  return reaped;
+  for (const entry of entries.filter((name) => name.startsWith(prefix) && name.endsWith(SUFFIX))) {
+    const pid = Number(entry.slice(prefix.length, -SUFFIX.length));
+    if (Number.isSafeInteger(pid) && pid > 0 && probe.alive(pid)) {
+      let record: unknown;
+      try {
+        record = JSON.parse(await readFile(join(stateDir, entry), 'utf8'));
+      } catch {
+        record = null;
+      }
+      if (isRecord(record) && record.model === model && sameProcess(pid, record.startTicks, record.argv, probe)) continue;
+    }
+    await rm(join(stateDir, entry), { force: true });
+  }
+}
+
+// ---- reaping ----
+
+export interface ReapedServer {
+  readonly record: PidRecord;
+  /** The signal that ended it: SIGTERM, or SIGKILL after the grace. */
+  readonly signal: 'SIGTERM' | 'SIGKILL';
+  /** From SIGTERM to the group being gone (or the last check). */
+  readonly ms: number;
+  /** False when the group was still there after SIGKILL and the last check. */
+  readonly gone: boolean;
+}
+
+export interface ReapReport {
+  readonly reaped: readonly ReapedServer[];
+  /** Records of other gateways that still run: left alone. */
+  readonly othersLive: readonly PidRecord[];
+}
+
+export interface ReapOptions {
+  /** The grace between SIGTERM and SIGKILL for a model (its unloadTimeoutMs). */
+  readonly graceMsFor: (model: string) => number;
+  /** Upper bound of any grace, so that a start is never held long. */
+  readonly capMs?: number;
+  readonly probe?: ProcessProbe;
+  readonly pollMs?: number;
+}
+
+/** The default upper bound of the grace when reaping (siesta's default unloadTimeout). */
+export const REAP_GRACE_CAP_MS = 10_000;
+/** How long to wait for a group to vanish after SIGKILL before giving up on it. */
+const AFTER_KILL_MS = 2_000;
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function waitGroupGone(pgid: number, untilMs: number, probe: ProcessProbe, pollMs: number): Promise<boolean> {
+  for (;;) {
+    if (!probe.groupAlive(pgid)) return true;
+    if (performance.now() >= untilMs) return false;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+async function reapOne(pidFile: PidFile, options: ReapOptions, probe: ProcessProbe): Promise<ReapedServer> {
+  const { record } = pidFile;
+  const pollMs = options.pollMs ?? 20;
+  const graceMs = Math.max(0, Math.min(options.graceMsFor(record.model), options.capMs ?? REAP_GRACE_CAP_MS));
+  const startedMs = performance.now();
+  signalGroup(record.pid, 'SIGTERM');
+  let signal: ReapedServer['signal'] = 'SIGTERM';
+  let gone = await waitGroupGone(record.pid, startedMs + graceMs, probe, pollMs);
+  if (!gone) {
+    signal = 'SIGKILL';
+    signalGroup(record.pid, 'SIGKILL');
+    gone = await waitGroupGone(record.pid, performance.now() + AFTER_KILL_MS, probe, pollMs);
+  }
+  await rm(pidFile.file, { force: true });
+  return { record, signal, ms: Math.round(performance.now() - startedMs), gone };
+}
+
+/**
+ * Stop the servers of gateways that died, all at once and each within its grace (capped), and
+ * drop stale files. Files of this gateway and of live gateways are never touched.
+ */
+export async function reapLeftovers(stateDir: string, options: ReapOptions): Promise<ReapReport> {
+  const probe = options.probe ?? procProbe;
+  const self = selfIdentity(probe);
+  const othersLive: PidRecord[] = [];
+  const reaping: Promise<ReapedServer>[] = [];
+  for (const pidFile of await readPidFiles(stateDir)) {
+    switch (judgeRecord(pidFile.record, self, probe)) {
+      case 'own':
+        break;
+      case 'live-gateway':
+        othersLive.push(pidFile.record);
+        break;
+      case 'reap':
+        reaping.push(reapOne(pidFile, options, probe));
+        break;
+      case 'drop':
+        await rm(pidFile.file, { force: true });
+        break;
+    }
+  }
+  return { reaped: await Promise.all(reaping), othersLive };
 }

@@ -105,13 +105,16 @@ describe('model process lifecycle with a real fake upstream', function () {
     const model = await fakeModel('vllm', ['--enable-sleep-mode']);
     const tracked = createProcess(model, vllmPlugin, { stateDir });
     await serveOne(tracked, model);
-    const file = join(stateDir, `${model.id}.pid.json`);
-    const record = JSON.parse(await readFile(file, 'utf8')) as PidRecord;
+    const [name] = await readdir(stateDir);
+    const record = JSON.parse(await readFile(join(stateDir, name!), 'utf8')) as PidRecord;
+    expect(name).to.equal(`${model.id.replaceAll('.', '%2E')}.${process.pid}-${record.gatewayStartTicks}.${tracked.process.pid}.pid.json`);
     expect(record).to.deep.include({ model: model.id, pid: tracked.process.pid, gatewayPid: process.pid });
+    expect(record.startTicks).to.be.a('number');
+    expect(record.gatewayStartTicks).to.be.a('number');
     expect(record.argv).to.deep.equal(model.cmd);
     // Asleep is still running: the file stays.
     await tracked.process.sleep('evicted');
-    expect(await readdir(stateDir)).to.deep.equal([`${model.id}.pid.json`]);
+    expect(await readdir(stateDir)).to.deep.equal([name]);
     await tracked.process.stop('api');
     expect(await readdir(stateDir)).to.deep.equal([]);
   });
@@ -126,10 +129,10 @@ describe('model process lifecycle with a real fake upstream', function () {
     await writePidFile(stateDir, record);
     // A pid file from this very gateway is not touched.
     await writePidFile(stateDir, { ...record, model: 'mine', gatewayPid: process.pid });
-    const reaped = await reapLeftovers(stateDir, () => 200);
-    expect(reaped).to.deep.equal([record]);
+    const report = await reapLeftovers(stateDir, { graceMsFor: () => 200 });
+    expect(report.reaped.map((reaped) => [reaped.record.model, reaped.signal, reaped.gone])).to.deep.equal([['left/over', 'SIGKILL', true]]);
     await pollUntil(() => !isAlive(pid), { what: 'leftover to be gone' });
-    expect(await readdir(stateDir)).to.deep.equal(['mine.pid.json']);
+    expect((await readdir(stateDir)).map((name) => name.split('.')[0])).to.deep.equal(['mine']);
   });
 
   it('does not signal a recorded pid that now runs another command (pid reuse), but drops its file', async function () {
@@ -139,8 +142,11 @@ describe('model process lifecycle with a real fake upstream', function () {
     const pid = other.pid!;
     try {
       await pollUntil(() => fetch(`http://127.0.0.1:${port}/health`).then((response) => response.ok), { timeoutMs: 15_000, what: 'process to listen' });
-      await writePidFile(stateDir, { model: 'reused', pid, argv: [argv[0]!, '/some/other/server.py', '--port', '1'], gatewayPid: 999_999_999, startedAt: new Date().toISOString() });
-      expect(await reapLeftovers(stateDir, () => 200)).to.deep.equal([]);
+      // A file of an older version (no start times): the command line tells.
+      await writePidFile(stateDir, { model: 'reused', pid, argv: [argv[0]!, '/some/other/server.py', '--port', '1'], startTicks: null, gatewayPid: 999_999_999, gatewayStartTicks: null, startedAt: new Date().toISOString() });
+      // A current file: the start time tells, even when the command line is the same.
+      await writePidFile(stateDir, { model: 'reused-too', pid, argv, startTicks: 1, gatewayPid: 999_999_999, startedAt: new Date().toISOString() });
+      expect(await reapLeftovers(stateDir, { graceMsFor: () => 200 })).to.deep.equal({ reaped: [], othersLive: [] });
       expect(isAlive(pid)).to.equal(true);
       expect(await complete({ proxy: `http://127.0.0.1:${port}`, id: 'fake-model' } as Parameters<typeof complete>[0])).to.equal(200);
       expect(await readdir(stateDir)).to.deep.equal([]);
