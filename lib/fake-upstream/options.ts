@@ -10,6 +10,8 @@ export interface FakeOptions {
   readonly backend: BackendName;
   readonly host: string;
   readonly port: number;
+  /** Serve every route under this path prefix (`--base-path /base`: `/base/health`, ...); requests outside it get 404. '' = none. */
+  readonly basePath: string;
   /** Served model id (`--model`, `--served-model-name`, `-m`; llama-server's `--alias` wins). */
   readonly model: string;
   readonly startDelayMs: number;
@@ -83,6 +85,7 @@ const SWITCHES: Readonly<Record<string, SwitchKey>> = {
 export const USAGE = `usage: fake-upstream --port N [options]
   --backend generic|vllm|llama-server|sglang   behaviour to emulate (default generic)
   --host H                  listen address (default 127.0.0.1)
+  --base-path P             serve every route under the path prefix P (e.g. /base); 404 outside it
   --model NAME              served model id (default fake-model; also --served-model-name, -m, --alias)
   --start-delay D           time until the model is loaded (ms number or 200ms / 2s; SIGUSR2 ends it early)
   --sleep-delay D           duration of a sleep / release call
@@ -102,6 +105,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     backend: 'generic',
     host: '127.0.0.1',
     port: -1,
+    basePath: '',
     model: 'fake-model',
     startDelayMs: 0,
     sleepDelayMs: 0,
@@ -155,6 +159,12 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
         const port = parseCount(value(), flag);
         if (port < 1 || port > 65_535) throw new OptionsError(`--port: expected 1-65535, got ${port}`);
         options.port = port;
+        break;
+      }
+      case '--base-path': {
+        const basePath = value().replace(/\/+$/, '');
+        if (basePath !== '' && !basePath.startsWith('/')) throw new OptionsError(`--base-path: expected a path starting with /, got '${basePath}'`);
+        options.basePath = basePath;
         break;
       }
       case '--model':

@@ -70,7 +70,13 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
     const startedAt = Date.now();
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://fake-upstream');
-    const path = url.pathname;
+    // --base-path: a server behind a path prefix; anything outside it is not this server's.
+    const { basePath } = options;
+    if (basePath && url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`)) {
+      log(`${method} ${req.url ?? url.pathname} 404 outside --base-path ${basePath}`);
+      return writeReply(res, backend.notFound(url.pathname));
+    }
+    const path = url.pathname.slice(basePath.length) || '/';
     const key = `${method} ${path}`;
     res.setHeader('x-fake-pid', String(context.pid));
     const controller = new AbortController();
