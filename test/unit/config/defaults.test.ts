@@ -159,7 +159,9 @@ describe('config defaults', () => {
 
   it('configPath and baseDir come from the file path', () => {
     const { config: c } = load(MINIMAL, { configPath: '/etc/siesta/config.yaml', baseDir: undefined });
-    expect([c.configPath, c.pluginDir, c.stateDir]).to.deep.equal(['/etc/siesta/config.yaml', '/etc/siesta/plugins', '/etc/siesta/.siesta-state']);
+    expect([c.configPath, c.pluginDir]).to.deep.equal(['/etc/siesta/config.yaml', '/etc/siesta/plugins']);
+    // One state directory per config file (lib/config/state-dir.ts).
+    expect(c.stateDir).to.match(/^\/etc\/siesta\/\.siesta-state\/config\.yaml-[0-9a-f]{8}$/);
   });
 
   it('deep-freezes the result: every mutation throws', () => {
