@@ -16,7 +16,10 @@ function probeOf(table: Readonly<Record<number, FakeProcess>>): ProcessProbe {
   return {
     alive: (pid) => Object.hasOwn(table, pid),
     startTicks: (pid) => table[pid]?.ticks ?? null,
-    commandLine: (pid) => { const argv = table[pid]?.argv; return argv ? [...argv] : null; },
+    commandLine: (pid) => {
+      const argv = table[pid]?.argv;
+      return argv ? [...argv] : null;
+    },
     groupAlive: (pgid) => Object.values(table).some((entry) => entry.pgid === pgid),
   };
 }
