@@ -32,8 +32,8 @@ function app(prefix = '') {
   router.get('/upstream', upstreamIndexRedirect);
   router.all(['/upstream/*path'], createUpstreamMiddleware({ models: directory, peers, pins: () => ({ fast: 'm1' }) }), function passedOn(req, res) {
     const peerContext = peerRequestContext(res);
-    if (peerContext) return res.json({ peer: peerContext.peer.id, model: peerContext.model, url: req.url, body: Buffer.isBuffer(peerContext.body) ? peerContext.body.toString('utf8') : null });
-    res.json({ model: requestContext(res).model.id, url: req.url });
+    if (peerContext) res.json({ peer: peerContext.peer.id, model: peerContext.model, url: req.url, body: Buffer.isBuffer(peerContext.body) ? peerContext.body.toString('utf8') : null });
+    else res.json({ model: requestContext(res).model.id, url: req.url });
   });
   router.use(createErrorHandler({ log: silentLogger }));
   const server = express();
