@@ -199,7 +199,7 @@ function readUntil(req: Request, onChunk: (chunk: Buffer) => Promise<boolean>): 
     };
     const fail = (error: unknown): void => {
       cleanup();
-      reject(error);
+      reject(error instanceof Error ? error : new Error(String(error)));
     };
     function onData(chunk: Buffer): void {
       req.pause();

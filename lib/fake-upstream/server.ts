@@ -6,7 +6,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createBackend } from './backends/index.js';
 import type { Backend, FakeContext } from './context.js';
 import { GENERATION_ROUTES, handleGeneration } from './generation.js';
-import { readBody, writeReply, type Reply } from './http-util.js';
+import { writeReply, type Reply } from './http-util.js';
+import { ECHO_ROUTES, echoReply } from './echo.js';
+import { receive, receivedModel } from './received.js';
 import { ModelState } from './model-state.js';
 import type { FakeOptions } from './options.js';
 import { CallRecorder, type RecordedCall } from './recorder.js';
@@ -90,11 +92,13 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
       const outcome = res.writableFinished ? String(res.statusCode) : 'aborted';
       log(`${method} ${req.url ?? path} ${outcome} ${Date.now() - startedAt}ms`);
     });
-    const body = await readBody(req);
+    const received = await receive(req);
+    const body = received.text;
 
     const hook = testHook(context, method, path);
     if (hook) return writeReply(res, hook);
 
+    const model = receivedModel(received, url.searchParams);
     if (!UNRECORDED.has(key)) {
       call = context.recorder.record({
         kind: GENERATION_ROUTES[key] ? 'generate' : 'lifecycle',
@@ -102,6 +106,10 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
         path,
         query: url.search.slice(1),
         body,
+        bytes: received.bytes,
+        sha256: received.sha256,
+        ...(model !== undefined ? { model } : {}),
+        ...(received.form ? { form: received.form } : {}),
         at: startedAt,
       });
     }
@@ -115,6 +123,7 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
     if (route) {
       return writeReply(res, await route({ method, path, query: url.searchParams, body, signal: controller.signal }));
     }
+    if (ECHO_ROUTES.has(key)) return writeReply(res, echoReply({ method, path, query: url.search.slice(1), model, received, served: context.options.model }));
     return writeReply(res, backend.notFound(path));
   }
 
