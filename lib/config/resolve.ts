@@ -71,7 +71,6 @@ export const DEFAULTS = Object.freeze({
   /** llama-swap's default captureBuffer: 5 MB. */
   captureBufferMB: 5,
   proxy: 'http://localhost:${PORT}',
-  checkEndpoint: '/health',
   backend: 'generic',
   sleepLevel: 1,
   priority: 0,
@@ -405,7 +404,8 @@ function resolveModel(id: string, raw: RawModel, ctx: ModelContext): ModelConfig
   }
 
   // checkEndpoint
-  let checkEndpoint: string | null = DEFAULTS.checkEndpoint;
+  // Unset stays undefined: the plugin's default, else /health, is applied where the plugin is known (lib/plugins/defaults.ts).
+  let checkEndpoint: string | null | undefined;
   if (typeof raw.checkEndpoint === 'string') {
     const text = expandText(raw.checkEndpoint, at('checkEndpoint')).trim();
     checkEndpoint = text === '' || text === 'none' ? null : text;

@@ -136,8 +136,12 @@ export interface ModelConfig {
   readonly aliases: readonly string[];
   /** Extra environment for the child (after the plugin's defaults; the model's entries win). */
   readonly env: Readonly<Record<string, string>>;
-  /** Readiness path; null when `checkEndpoint: none`. */
-  readonly checkEndpoint: string | null;
+  /**
+   * Readiness path; null when `checkEndpoint: none`; undefined when the model does not set it (the
+   * backend plugin's `defaults.checkEndpoint` then applies, else `/health`: `checkEndpointOf` in
+   * lib/plugins/defaults.ts).
+   */
+  readonly checkEndpoint: string | null | undefined;
   readonly unlisted: boolean;
   /** Model name written into forwarded request bodies, or null to forward unchanged. */
   readonly useModelName: string | null;

@@ -12,16 +12,18 @@ import type { HttpStep, ModelConfig } from '../config/types.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { checkEndpointOf } from '../plugins/defaults.js';
 import { resolveRecipe, type RecipeTimeouts } from '../plugins/recipes.js';
 import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
 import { nodeHttpClient, pluginHttp, type HttpClient } from './http.js';
 import { nextIdleStep } from './idle-ladder.js';
-import { isPortInUse } from './port-check.js';
+import { localTarget, procPortGuard, runsContainer, type LocalTarget, type PortGuard } from './port-check.js';
 import { LogRing } from './log-ring.js';
 import { removePidFile, writePidFile } from './pid-files.js';
 import { waitReady } from './readiness.js';
 import { realSpawner, type ChildHandle, type Spawner } from './spawner.js';
 import { canTransition, type ModelState, type StateChange } from './states.js';
+import { joinUpstream, upstreamBase } from './upstream-url.js';
 
 export interface ModelProcessOptions {
   readonly model: ModelConfig;
@@ -29,6 +31,8 @@ export interface ModelProcessOptions {
   readonly timeouts: RecipeTimeouts;
   readonly spawner?: Spawner;
   readonly http?: HttpClient;
+  /** Port-free check before a start and listener ownership after it (default: connect probe plus /proc); unit tests inject a fake. */
+  readonly portGuard?: PortGuard;
   /** Drives the idle ladder and status polling; inject a FakeClock in tests. */
   readonly clock?: Clock;
   readonly log?: Logger;
@@ -74,6 +78,12 @@ export class ModelProcess extends EventEmitter<Events> {
   readonly #log: Logger;
   readonly #stateDir: string | null;
   readonly #statusPollMs: number;
+  readonly #portGuard: PortGuard;
+  /** The proxy URL's origin and path: every health check, recipe step and plugin call is joined to it. */
+  readonly #upstream: string;
+  readonly #checkEndpoint: string | null;
+  /** A model on this machine: its port must be free before a start, and its listener the child's. */
+  readonly #localTarget: LocalTarget | null;
 
   #state: ModelState = 'stopped';
   #stateSince = performance.now();
@@ -107,6 +117,10 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#stateDir = options.stateDir ?? null;
     this.#statusPollMs = options.statusPollMs ?? 2000;
     this.#startGate = options.startGate ?? null;
+    this.#portGuard = options.portGuard ?? procPortGuard;
+    this.#upstream = upstreamBase(this.model.proxy);
+    this.#checkEndpoint = checkEndpointOf(this.model, this.plugin);
+    this.#localTarget = localTarget(this.model.proxy);
     this.logs = options.logs ?? new LogRing();
     this.#lastUsedAt = this.#clock.now();
   }
@@ -136,6 +150,10 @@ export class ModelProcess extends EventEmitter<Events> {
   }
   get lastChange(): StateChange | null {
     return this.#lastChange;
+  }
+  /** The readiness path in use: the model's own, else its plugin's default, else `/health`; null = none. */
+  get checkEndpoint(): string | null {
+    return this.#checkEndpoint;
   }
 
   /** Whether an eviction (or a sleep request) at `level` can sleep this model rather than stop it. */
@@ -259,11 +277,15 @@ export class ModelProcess extends EventEmitter<Events> {
       this.#startGate = null;
       await gate.catch(() => undefined);
     }
-    // With an allocated ${PORT}, a server that already answers there is not ours: its health check
-    // would pass and requests would go to a stranger. Fail clearly instead.
-    if (this.model.port !== null && (await isPortInUse(new URL(this.model.proxy).hostname, this.model.port))) {
-      const message = `port ${this.model.port} is already in use by another process (change startPort or stop that process)`;
-      this.logs.push('siesta', message);
+    // A server that already answers on the model's port is not ours: its health check would pass and
+    // requests (prompts, API keys) would go to a stranger. Fail clearly instead, without spawning.
+    const target = this.#localTarget;
+    const holder = target ? await this.#portGuard.holder(target) : null;
+    if (target && holder) {
+      const fix = this.model.port === null ? "change the model's port" : 'change startPort';
+      const message = `port ${target.port} is already in use by ${holder.description} (stop that process, or ${fix})`;
+      this.logs.push('siesta', holder.commandLine ? `${message}: ${holder.commandLine}` : message);
+      this.#log.warn('port in use', { model: this.id, port: target.port, holder: holder.description, command: holder.commandLine });
       this.#transition('stopped', 'port in use');
       throw new GatewayError('start_failed', `model ${this.id} could not be started: ${message}`);
     }
@@ -293,15 +315,18 @@ export class ModelProcess extends EventEmitter<Events> {
         startedAt: new Date().toISOString(),
       }).catch((error: unknown) => this.#log.warn('cannot write pid file', { model: this.id, error: (error as Error).message }));
     }
+    let exitedEarly: string | null = null;
     const exitReason = child.exited.then(({ code, signal }) => {
       this.#onExit(child, code, signal);
-      return `process exited early (${signal ? `signal ${signal}` : `code ${String(code)}`})`;
+      exitedEarly = `process exited early (${signal ? `signal ${signal}` : `code ${String(code)}`})`;
+      return exitedEarly;
     });
 
-    const result = this.model.checkEndpoint === null
+    const checkEndpoint = this.#checkEndpoint;
+    const result = checkEndpoint === null
       ? ({ ready: true } as const)
       : await waitReady({
-          url: this.model.proxy + this.model.checkEndpoint,
+          url: joinUpstream(this.#upstream, checkEndpoint),
           deadlineMs: this.model.healthCheckTimeoutMs,
           http: this.#http,
           abandon: Promise.race([exitReason, this.#aborted]),
@@ -310,11 +335,14 @@ export class ModelProcess extends EventEmitter<Events> {
             return () => this.logs.off('line', poke);
           },
         });
-    if (!result.ready) {
+    // Ready only when the answer came from the process siesta started: it must still run, and on
+    // Linux the socket listening on the port must be its own (or its descendants').
+    const failure = !result.ready ? result.reason : checkEndpoint === null ? exitedEarly : ((await this.#listenerProblem(child)) ?? exitedEarly);
+    if (failure !== null) {
       await this.#killChild();
-      this.#transition('stopped', `start failed: ${result.reason}`);
+      this.#transition('stopped', `start failed: ${failure}`);
       const tail = this.logs.tail(15);
-      throw new GatewayError('start_failed', `model ${this.id} failed to start: ${result.reason}${tail ? `\n--- last log lines ---\n${tail}` : ''}`);
+      throw new GatewayError('start_failed', `model ${this.id} failed to start: ${failure}${tail ? `\n--- last log lines ---\n${tail}` : ''}`);
     }
     this.#transition('ready', reason);
     this.#idleFromNow();
@@ -325,6 +353,8 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#transition('waking', reason);
     if (recipe) await this.#runSteps(recipe.wake, 'wake');
     await this.#confirmSleepState(false, this.#timeouts.wakeTimeoutMs);
+    // Whatever answered the wake steps, a model whose process is gone is not awake.
+    if (this.#child === null) throw new Error('the model process exited during the wake');
     if (this.plugin.warmup) {
       try {
         await this.plugin.warmup(this.#context(this.#timeouts.wakeTimeoutMs));
@@ -395,7 +425,7 @@ export class ModelProcess extends EventEmitter<Events> {
       try {
         ({ status } = await this.#http.request({
           method: step.method,
-          url: this.model.proxy + step.endpoint,
+          url: joinUpstream(this.#upstream, step.endpoint),
           ...(step.body === undefined ? {} : { body: step.body }),
           timeoutMs: step.timeoutMs,
         }));
@@ -452,6 +482,31 @@ export class ModelProcess extends EventEmitter<Events> {
     await child.exited;
     if (this.#child === child) this.#child = null;
     if (this.#stateDir) await removePidFile(this.#stateDir, this.id).catch(() => undefined);
+  }
+
+  /**
+   * After a passed health check: why the answer may not have come from `child` (another process
+   * listens on the model's port), or null. Skipped for remote servers and containers (their port is
+   * published by the runtime, outside the child's tree); where /proc cannot tell, logged once.
+   */
+  async #listenerProblem(child: ChildHandle): Promise<string | null> {
+    const target = this.#localTarget;
+    if (!target || runsContainer(this.model.cmd)) return null;
+    const owner = await this.#portGuard.owner(target.port, child.pid);
+    switch (owner.kind) {
+      case 'child':
+        return null;
+      case 'foreign':
+        this.logs.push('siesta', `port ${target.port} is answered by ${owner.holder.description}${owner.holder.commandLine ? `: ${owner.holder.commandLine}` : ''}`);
+        this.#log.warn('port answered by another process', { model: this.id, port: target.port, holder: owner.holder.description, command: owner.holder.commandLine });
+        return `port ${target.port} is answered by another process, ${owner.holder.description}, not by the model's process (pid ${child.pid})`;
+      case 'no-listener':
+        this.#log.debug('no listening socket seen on the port: the check was answered through NAT or another network namespace', { model: this.id, port: target.port });
+        return null;
+      case 'unknown':
+        if (owner.firstTime) this.#log.info('readiness is not tied to the listening process', { model: this.id, port: target.port, reason: owner.reason });
+        return null;
+    }
   }
 
   #onExit(child: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {
@@ -555,8 +610,8 @@ export class ModelProcess extends EventEmitter<Events> {
   #context(timeoutMs: number): PluginContext {
     return {
       model: this.model,
-      baseUrl: this.model.proxy,
-      http: pluginHttp(this.#http, this.model.proxy, timeoutMs, this.#abort.signal),
+      baseUrl: this.#upstream,
+      http: pluginHttp(this.#http, this.#upstream, timeoutMs, this.#abort.signal),
       log: this.#log,
       signal: this.#abort.signal,
     };

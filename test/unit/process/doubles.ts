@@ -1,10 +1,12 @@
 /**
- * In-memory stand-ins for the two effects a ModelProcess is given (spawner, HTTP client), so the
- * state machine and the idle ladder can be driven with a FakeClock: no processes, no ports.
+ * In-memory stand-ins for the effects a ModelProcess is given (spawner, HTTP client, port guard), so
+ * the state machine and the idle ladder can be driven with a FakeClock: no processes, no sockets
+ * (a real port check would connect to the model's port, e.g. 5800, where a demo may be running).
  * Integration tests use the real fake upstream instead.
  */
 import { PassThrough } from 'node:stream';
 import type { HttpClient, HttpRequest, HttpResult } from '../../../lib/process/http.js';
+import type { LocalTarget, PortGuard, PortHolder, PortOwner } from '../../../lib/process/port-check.js';
 import type { ChildHandle, Spawner } from '../../../lib/process/spawner.js';
 import type { StateChange } from '../../../lib/process/states.js';
 import type { ModelProcess } from '../../../lib/process/model-process.js';
@@ -73,13 +75,17 @@ export class FakeSpawner implements Spawner {
 export class FakeHttp implements HttpClient {
   readonly calls: { method: string; path: string; body?: string }[] = [];
   asleep = false;
+  /** Serve under this path prefix (a model whose proxy URL has a path): requests outside it get 404. */
+  basePath = '';
   override: (method: string, path: string) => number | Error | undefined = () => undefined;
 
   request(request: HttpRequest): Promise<HttpResult> {
     const method = request.method ?? 'GET';
-    const path = new URL(request.url).pathname + new URL(request.url).search;
+    const full = new URL(request.url).pathname + new URL(request.url).search;
+    const path = full.startsWith(`${this.basePath}/`) ? full.slice(this.basePath.length) : null;
     const body = request.body ?? (request.json === undefined ? undefined : JSON.stringify(request.json));
-    this.calls.push({ method, path, ...(body === undefined ? {} : { body }) });
+    this.calls.push({ method, path: full, ...(body === undefined ? {} : { body }) });
+    if (path === null) return Promise.resolve({ status: 404, body: '' });
     const overridden = this.override(method, path);
     if (overridden instanceof Error) return Promise.reject(overridden);
     if (overridden !== undefined) return Promise.resolve({ status: overridden, body: '' });
@@ -92,7 +98,24 @@ export class FakeHttp implements HttpClient {
 
   /** The calls other than readiness probes, as `METHOD path`. */
   lifecycle(): string[] {
-    return this.calls.filter((call) => call.path !== '/health').map((call) => `${call.method} ${call.path}`);
+    return this.calls.filter((call) => call.path !== `${this.basePath}/health`).map((call) => `${call.method} ${call.path}`);
+  }
+}
+
+/** Answers the port checks as told: the port is free and the child owns its listener unless a test says otherwise. */
+export class FakePortGuard implements PortGuard {
+  readonly calls: string[] = [];
+  holderIs: PortHolder | null = null;
+  ownerIs: PortOwner = { kind: 'child' };
+
+  holder(target: LocalTarget): Promise<PortHolder | null> {
+    this.calls.push(`holder ${target.host}:${target.port}`);
+    return Promise.resolve(this.holderIs);
+  }
+
+  owner(port: number, leaderPid: number): Promise<PortOwner> {
+    this.calls.push(`owner ${port} pid ${leaderPid}`);
+    return Promise.resolve(this.ownerIs);
   }
 }
 

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:net';
 import { expect } from 'chai';
 import { FakeClock } from '../../../lib/clock.js';
 import type { IdleStep, ModelConfig } from '../../../lib/config/types.js';
@@ -10,7 +11,7 @@ import { llamaServerPlugin } from '../../../plugins/llama-server.js';
 import { vllmPlugin } from '../../../plugins/vllm.js';
 import { makeModel } from '../../helpers/model-config.js';
 import { pollUntil } from '../../helpers/wait.js';
-import { FakeHttp, FakeSpawner, recordStates } from './doubles.js';
+import { FakeHttp, FakePortGuard, FakeSpawner, recordStates } from './doubles.js';
 
 const MINUTE = 60_000;
 const timeouts = { sleepTimeoutMs: 1000, wakeTimeoutMs: 1000 };
@@ -19,6 +20,7 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
   let clock: FakeClock;
   let spawner: FakeSpawner;
   let http: FakeHttp;
+  let ports: FakePortGuard;
   let models: ModelProcess[];
   let recorders: ReturnType<typeof recordStates>[];
 
@@ -26,6 +28,7 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
     clock = new FakeClock();
     spawner = new FakeSpawner();
     http = new FakeHttp();
+    ports = new FakePortGuard();
     models = [];
     recorders = [];
   });
@@ -51,6 +54,7 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       timeouts,
       spawner,
       http,
+      portGuard: ports,
       clock,
     });
     models.push(model);
@@ -320,6 +324,128 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       expect(seen).to.deep.equal([false, true, false]);
       // Eviction stops it: there is no HTTP sleep.
       expect(await model.sleep('evicted')).to.equal('stopped');
+    });
+  });
+
+  describe('the port and the process that answers on it', function () {
+    it('refuses to start when the port is taken, without spawning', async function () {
+      ports.holderIs = { description: 'pid 77 (squatter)', commandLine: 'squatter --port 5800' };
+      const { model, states } = create({ port: null, proxy: 'http://127.0.0.1:5800' });
+      const error = await model.acquire().then(() => null, (caught: unknown) => caught);
+      expect((error as GatewayError).code).to.equal('start_failed');
+      expect((error as GatewayError).message).to.include('port 5800 is already in use by pid 77 (squatter)');
+      expect(spawner.spawned).to.have.length(0);
+      expect(http.calls).to.deep.equal([]);
+      expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
+      expect(model.logs.lines().map((line) => line.text).join('\n')).to.include('squatter --port 5800');
+    });
+
+    it('checks the port, then after the health check that the child owns the listener', async function () {
+      const { model } = create();
+      await use(model);
+      expect(ports.calls).to.deep.equal(['holder 127.0.0.1:5800', `owner 5800 pid ${spawner.last.pid}`]);
+    });
+
+    it('fails the start when another process answers, and stops the child', async function () {
+      ports.ownerIs = { kind: 'foreign', holder: { description: 'pid 77 (squatter)', commandLine: '' } };
+      const { model, states } = create();
+      const error = await model.acquire().then(() => null, (caught: unknown) => caught);
+      expect((error as GatewayError).code).to.equal('start_failed');
+      expect((error as GatewayError).message).to.include('port 5800 is answered by another process, pid 77 (squatter)');
+      expect(spawner.last.alive).to.equal(false);
+      expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
+    });
+
+    it('fails the start when the child exited even though the health check passed', async function () {
+      ports.owner = async (port, pid) => {
+        ports.calls.push(`owner ${port} pid ${pid}`);
+        spawner.last.stderr.write('bind: address already in use\n');
+        spawner.last.exit(1, null);
+        await spawner.last.exited;
+        return { kind: 'unknown', reason: 'test', firstTime: false };
+      };
+      const { model } = create();
+      const error = await model.acquire().then(() => null, (caught: unknown) => caught);
+      expect((error as GatewayError).message).to.include('process exited early (code 1)').and.include('bind: address already in use');
+      expect(model.state).to.equal('stopped');
+    });
+
+    it('starts when /proc cannot tell (unknown owner) or sees no listener', async function () {
+      ports.ownerIs = { kind: 'unknown', reason: '/proc/net/tcp cannot be read', firstTime: true };
+      const { model } = create();
+      await use(model);
+      expect(model.state).to.equal('ready');
+      ports.ownerIs = { kind: 'no-listener' };
+      await model.stop('test');
+      await use(model);
+      expect(model.state).to.equal('ready');
+    });
+
+    it('does not tie the listener to a container command (docker publishes the port itself)', async function () {
+      const { model } = create({ cmd: ['/usr/bin/docker', 'run', '--rm', '-p', '5800:8000', 'image'] });
+      await use(model);
+      expect(ports.calls).to.deep.equal(['holder 127.0.0.1:5800']);
+    });
+
+    it('checks nothing for a model server on another machine', async function () {
+      const { model } = create({ proxy: 'http://10.1.2.3:8000', port: null });
+      await use(model);
+      expect(ports.calls).to.deep.equal([]);
+    });
+
+    it('opens no socket to the model\'s port (the unit tests run while a demo listens there)', async function () {
+      const sentinel: Server = createServer((socket) => socket.destroy());
+      let connections = 0;
+      sentinel.on('connection', () => connections++);
+      await new Promise<void>((resolve) => sentinel.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (sentinel.address() as { port: number }).port;
+        const { model } = create({ port, proxy: `http://127.0.0.1:${port}` });
+        await use(model);
+        expect(await model.sleep('test')).to.equal('asleep');
+        await use(model);
+        await model.stop('test');
+        expect(connections).to.equal(0);
+      } finally {
+        await new Promise((resolve) => sentinel.close(resolve));
+      }
+    });
+  });
+
+  describe('checkEndpoint: the model\'s, else the plugin\'s default, else /health', function () {
+    const napd: BackendPlugin = { name: 'napd', apiVersion: 1, defaults: { checkEndpoint: '/ready' } };
+    const cases: [string, string | null | undefined, BackendPlugin, string | null][] = [
+      ['unset, plugin default', undefined, napd, '/ready'],
+      ['unset, no plugin default', undefined, { name: 'bare', apiVersion: 1 }, '/health'],
+      ['set wins over the plugin', '/v1/models', napd, '/v1/models'],
+      ['none wins over the plugin', null, napd, null],
+    ];
+    for (const [name, own, plugin, polled] of cases) {
+      it(name, async function () {
+        const { model } = create({ checkEndpoint: own }, plugin);
+        await use(model);
+        expect(model.checkEndpoint).to.equal(polled);
+        expect(http.calls.map((call) => call.path)).to.deep.equal(polled === null ? [] : [polled]);
+      });
+    }
+  });
+
+  describe('a proxy URL with a path', function () {
+    it('prefixes the path to the health check, sleep and wake steps, the confirmation and the warm-up', async function () {
+      http.basePath = '/base';
+      const { model } = create({ proxy: 'http://127.0.0.1:5800/base' });
+      await use(model);
+      expect(await model.sleep('test')).to.equal('asleep');
+      await use(model);
+      expect(http.calls.map((call) => `${call.method} ${call.path}`)).to.deep.equal([
+        'GET /base/health',
+        'POST /base/sleep?level=1',
+        'GET /base/is_sleeping',
+        'POST /base/wake_up',
+        'GET /base/is_sleeping',
+        'GET /base/v1/models',
+        'POST /base/v1/completions',
+      ]);
     });
   });
 
