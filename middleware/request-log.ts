@@ -2,6 +2,7 @@
 import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
+import { journalOf, type RequestJournal } from '../lib/gateway/request-journal.js';
 
 export interface RequestLogEntry {
   readonly method: string;
@@ -23,12 +24,19 @@ export interface RequestLogOptions {
   readonly log: Logger;
   /** Called once per finished request, e.g. to count it in metrics. */
   readonly onDone?: (entry: RequestLogEntry) => void;
+  /**
+   * Where model requests are recorded for the management API (activity, captures, in-flight);
+   * default: the journal of the gateway that owns `log`.
+   */
+  readonly journal?: RequestJournal;
 }
 
 export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>): RequestHandler {
   const { log, onDone } = options;
+  const journal = options.journal ?? journalOf(log);
   return function requestLogMiddleware(req, res, next) {
     const started = performance.now();
+    const tracked = journal.track(req, res);
     // The response's own bytes on its connection: counted from when it gets the connection (a
     // pipelined request waits for the responses before it) to its `finish`, taken before node
     // hands the connection to the next pipelined response (or to its `close`, when it was cut off).
@@ -45,6 +53,7 @@ export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>)
       bytesAfter = socket?.bytesWritten;
     });
     res.once('close', () => {
+      tracked.finish();
       const context = (res.locals as { siesta?: { model: { id: string }; access?: { waitedMs: number } } }).siesta;
       const waitedMs = context?.access?.waitedMs;
       const entry: RequestLogEntry = {
@@ -59,6 +68,6 @@ export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>)
       log.info('request', { ...entry });
       onDone?.(entry);
     });
-    next();
+    tracked.run(next);
   };
 }

@@ -31,6 +31,7 @@ import { Metrics } from '../metrics.js';
 import { createAdminApi, type EventStreamOptions } from '../../middleware/admin-api.js';
 import { createAdminAuthMiddleware } from '../../middleware/admin-auth.js';
 import { createLogsRouter } from '../../middleware/logs.js';
+import { createLlamaSwapApi } from '../../middleware/llama-swap-api.js';
 import { createMetricsHandler } from '../../middleware/metrics.js';
 import { createStatusPage } from '../../middleware/status-page.js';
 import { createGatewayLogRing, GATEWAY_SOURCE, pipeModelOutput, stdoutPlan, teeLogger } from './gateway-log.js';
@@ -163,11 +164,12 @@ function build(
   router.use(createCorsMiddleware({ origins: config.corsOrigins })); // before auth, as llama-swap: preflights carry no key
   // The hot path first, so model requests do not walk the admin, logs and static layers.
   registerModelRoutes(router, { auth, ...bodyReaders(config), resolveModel, peerProxy, concurrencyLimit, makeReady, proxy });
-  router.get('/health', function healthHandler(_req, res) {
+  router.get(['/health', '/wol-health'], function healthHandler(_req, res) {
     res.type('text/plain').send('OK');
   });
   router.get('/upstream', upstreamIndexRedirect); // no key, as llama-swap: the page it sends to asks for one
   router.use('/api', adminAuth, createProfilesApi({ config, profiles: lasting.profiles, log }));
+  router.use('/api', adminAuth, createLlamaSwapApi({ manager, config, log })); // llama-swap's and llmsnap's paths, before siesta's
   router.use('/api', adminAuth, createAdminApi({ manager, feed, log, ...options.events }));
   router.use('/logs', adminAuth);
   router.use(createLogsRouter({ feed, ...(options.events?.maxBufferedBytes ? { maxBufferedBytes: options.events.maxBufferedBytes } : {}) }));

@@ -1,0 +1,347 @@
+/**
+ * What the gateway remembers of model requests for llama-swap's management API: the activity log
+ * (timings and token counts read from the model server's answer), captures (request and response
+ * bodies, bounded) and the requests in progress (which can be cancelled).
+ *
+ * The request log middleware calls `track(req, res)` for every request; a request counts once it
+ * has a model (resolve-model or the /upstream middleware set `res.locals.siesta`, or a peer's
+ * context). The answer is read as it passes, never re-buffered: the proxy pipes the model
+ * server's response into `res`, and `res` announces that with a `pipe` event carrying the
+ * upstream response, which is read alongside the pipe.
+ *
+ * Cancelling needs the request to the model server, which the proxy creates and does not expose.
+ * Known trap and workaround: the request is found through node's `http.client.request.start`
+ * diagnostics channel, attributed to the client request by an AsyncLocalStorage context entered
+ * by the request log (the proxy creates it inside that request's async context, also after the
+ * queue or a model start, and express's body parser keeps the context). A signal in the request
+ * context, honoured by the proxy, would be the direct way.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import diagnostics from 'node:diagnostics_channel';
+import { STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { Request, Response } from 'express';
+import { GatewayError } from '../errors.js';
+import { sendError } from '../../middleware/error-handler.js';
+import { ActivityLog, isActivityRequest, type ActivityEntry } from './activity.js';
+import { captureFieldsFor, CaptureStore, redactedHeaders, type Capture } from './captures.js';
+import { InflightRegistry, type InflightEntry, type InflightRequest } from './inflight.js';
+import { failedErrorMessage, NO_TOKENS, parseJsonUsage, SseUsageScanner, type ParsedUsage } from './usage.js';
+import type { PeerRequestContext, RequestContext } from './types.js';
+
+/** A JSON answer bigger than this is not parsed for usage (nor kept, unless a capture wants it). */
+const MAX_PARSED_BYTES = 16 * 1024 * 1024;
+
+/** llama-swap's default `captureBuffer` (5 MB), until the gateway configures the journal. */
+const DEFAULT_CAPTURE_BYTES = 5 * 1024 * 1024;
+
+interface Slot {
+  tracker: RequestTracker | null;
+}
+
+const current = new AsyncLocalStorage<Slot>();
+let subscribed = false;
+
+function onClientRequestStart(message: unknown): void {
+  const request = (message as { request?: ClientRequest }).request;
+  const tracker = current.getStore()?.tracker;
+  if (request && tracker) tracker.upstreamStarted(request);
+}
+
+/** The model a request is for: a local model's id, or `<peer>/<model>` for a peer's. */
+function modelOf(res: Response): string | null {
+  const locals = res.locals as { siesta?: RequestContext; siestaPeer?: PeerRequestContext };
+  if (locals.siesta) return locals.siesta.model.id;
+  if (locals.siestaPeer) return `${locals.siestaPeer.peer.id}/${locals.siestaPeer.model}`;
+  return null;
+}
+
+/** The body forwarded to the model server (after useModelName and filters), when it was read. */
+function forwardedBody(req: Request, res: Response): Buffer | null {
+  const locals = res.locals as { siesta?: RequestContext; siestaPeer?: PeerRequestContext };
+  const body = locals.siesta?.body ?? locals.siestaPeer?.body ?? (req.body as unknown);
+  return Buffer.isBuffer(body) ? body : null;
+}
+
+/** llama-swap's `clientIP`: X-Forwarded-For's first address, X-Real-IP, else the peer address. */
+export function clientIp(headers: Readonly<Record<string, string | string[] | undefined>>, remoteAddress: string | undefined): string {
+  const forwarded = headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  if (first) return first;
+  const real = headers['x-real-ip'];
+  const realIp = (Array.isArray(real) ? real[0] : real)?.trim();
+  return realIp || remoteAddress || '';
+}
+
+/** Decode a response body by its Content-Encoding; null when the encoding is unknown or the data broken. */
+export function decodeBody(body: Buffer, encoding: string | undefined): Buffer | null {
+  const name = (encoding ?? '').trim().toLowerCase();
+  try {
+    if (name === '' || name === 'identity') return body;
+    if (name === 'gzip' || name === 'x-gzip') return gunzipSync(body, { maxOutputLength: MAX_PARSED_BYTES });
+    if (name === 'deflate') return inflateSync(body, { maxOutputLength: MAX_PARSED_BYTES });
+    if (name === 'br') return brotliDecompressSync(body, { maxOutputLength: MAX_PARSED_BYTES });
+  } catch {
+    return null;
+  }
+  return null;
+}
+
+/** One request, from the request log's start to the response's `close`. */
+class RequestTracker implements InflightRequest {
+  readonly #journal: RequestJournal;
+  readonly #req: Request;
+  readonly #res: Response;
+  readonly #path: string;
+  readonly #startedAt = Date.now();
+  readonly #startedMs = performance.now();
+  readonly #reqHeaders: Record<string, string>;
+  readonly slot: Slot;
+  readonly id: string;
+  #upstream: ClientRequest | null = null;
+  #source: IncomingMessage | null = null;
+  #cancelled = false;
+  #ended = false;
+  #respBytes = 0;
+  #chunks: Buffer[] = [];
+  #keptBytes = 0;
+  #keepLimit = 0;
+  #overflow = false;
+  #scanner: SseUsageScanner | null = null;
+  #decoder: StringDecoder | null = null;
+
+  constructor(journal: RequestJournal, req: Request, res: Response) {
+    this.#journal = journal;
+    this.#req = req;
+    this.#res = res;
+    this.#path = req.path;
+    this.#reqHeaders = redactedHeaders(req.headers);
+    this.slot = { tracker: this };
+    this.id = journal.inflight.add(this);
+    res.on('pipe', (source: unknown) => this.#piped(source));
+  }
+
+  /** The proxy created a request to a model server within this request's context. */
+  upstreamStarted(request: ClientRequest): void {
+    // Only the forwarded request: a model start begun for this request polls the server's health
+    // in the same async context.
+    if (this.#ended || request.method !== this.#req.method || !request.path.endsWith(this.#req.url)) return;
+    this.#upstream = request;
+    if (this.#cancelled) request.destroy(new Error('request cancelled'));
+  }
+
+  describe(now: number): InflightEntry | null {
+    const model = modelOf(this.#res);
+    if (model === null || this.#ended) return null;
+    return {
+      id: this.id,
+      timestamp: new Date(this.#startedAt).toISOString(),
+      model,
+      req_path: this.#path,
+      method: this.#req.method,
+      req_headers: this.#reqHeaders,
+      remote_ip: clientIp(this.#req.headers, this.#req.socket.remoteAddress),
+      resp_headers: this.#res.headersSent ? redactedHeaders(this.#res.getHeaders()) : {},
+      resp_bytes: this.#respBytes,
+      elapsed_ms: Math.max(0, now - this.#startedAt),
+    };
+  }
+
+  /**
+   * As llama-swap, which cancels the request's context: the model server's request is aborted. The
+   * client gets a 502 while nothing was sent yet (an SSE error event after a loading stream), and
+   * a stream already under way simply ends.
+   */
+  cancel(by: string): boolean {
+    if (this.#ended || modelOf(this.#res) === null) return false;
+    if (this.#cancelled) return true;
+    this.#cancelled = true;
+    const res = this.#res;
+    if (this.#source) {
+      this.#source.unpipe(res);
+      if (!res.writableEnded) res.end();
+      this.#source.destroy();
+    } else if (this.#upstream) {
+      // The proxy answers the client (502, or an SSE error event) when its request fails.
+      this.#upstream.destroy(new Error(`request cancelled by ${by}`));
+    } else {
+      // Still waiting for the model (queue, start or wake): answer now; the wait ends on `close`.
+      sendError(res, new GatewayError('upstream_failed', `Request cancelled by ${by}`));
+    }
+    return true;
+  }
+
+  #piped(source: unknown): void {
+    const upstream = source as IncomingMessage;
+    if (this.#source || typeof upstream.statusCode !== 'number' || modelOf(this.#res) === null) return;
+    this.#source = upstream;
+    const encoded = (upstream.headers['content-encoding'] ?? '') !== '';
+    const eventStream = String(upstream.headers['content-type'] ?? '').toLowerCase().includes('text/event-stream');
+    if (eventStream && !encoded) {
+      this.#scanner = new SseUsageScanner();
+      this.#decoder = new StringDecoder('utf8');
+    }
+    const captures = this.#journal.captures;
+    const wantsCapture = captures.enabled && captureFieldsFor(this.#forwardedPath()).respBody;
+    this.#keepLimit = Math.max(this.#scanner ? 0 : MAX_PARSED_BYTES, wantsCapture ? captures.maxBytes : 0);
+    upstream.on('data', (chunk: Buffer) => this.#collect(chunk));
+  }
+
+  #collect(chunk: Buffer): void {
+    this.#respBytes += chunk.length;
+    if (this.#scanner && this.#decoder) this.#scanner.push(this.#decoder.write(chunk));
+    if (this.#overflow) return;
+    if (this.#keptBytes + chunk.length > this.#keepLimit) {
+      this.#overflow = true;
+      this.#chunks = [];
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#keptBytes += chunk.length;
+  }
+
+  /** The path the model server was asked for (after /upstream/<model>, or a route's rewrite). */
+  #forwardedPath(): string {
+    return this.#req.path;
+  }
+
+  /** The response closed: record the request and forget it. */
+  finish(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.slot.tracker = null;
+    this.#journal.inflight.remove(this.id);
+    const model = modelOf(this.#res);
+    if (model === null || !isActivityRequest(this.#req.method, this.#path, this.#forwardedPath())) return;
+    this.#journal.record(this.#entry(model));
+  }
+
+  #entry(model: string): RecordInput {
+    const res = this.#res;
+    const wallMs = performance.now() - this.#startedMs;
+    const status = res.headersSent ? res.statusCode : 499;
+    const source = this.#source;
+    const raw = this.#overflow ? null : Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    const body = raw && source ? decodeBody(raw, source.headers['content-encoding']) : null;
+    let usage: ParsedUsage | null = null;
+    let errorMsg: string | undefined;
+    if (status !== 200) {
+      errorMsg = failedErrorMessage(status, STATUS_CODES[status], body?.toString('utf8') ?? '');
+    } else if (this.#scanner) {
+      usage = this.#scanner.result(wallMs);
+    } else if (body && body.length > 0) {
+      usage = parseJsonUsage(this.#forwardedPath(), body.toString('utf8'), wallMs);
+    }
+    const responseHeaders = source ? { ...source.headers } : (res.getHeaders() as Record<string, string | number | string[] | undefined>);
+    delete responseHeaders['content-encoding'];
+    const fields = captureFieldsFor(this.#forwardedPath());
+    return {
+      activity: {
+        timestamp: new Date().toISOString(),
+        model,
+        req_path: this.#forwardedPath(),
+        resp_content_type: String(res.getHeader('content-type') ?? ''),
+        resp_status_code: status,
+        tokens: usage?.tokens ?? NO_TOKENS,
+        duration_ms: usage?.durationMs ?? Math.trunc(wallMs),
+        ...(errorMsg !== undefined ? { error_msg: errorMsg } : {}),
+      },
+      capture: {
+        reqPath: this.#forwardedPath(),
+        reqHeaders: fields.reqHeaders ? this.#reqHeaders : null,
+        reqBody: fields.reqBody ? forwardedBody(this.#req, res) : null,
+        respHeaders: fields.respHeaders ? redactedHeaders(responseHeaders) : null,
+        // llama-swap keeps only the request of a failed answer (its message is in error_msg).
+        respBody: fields.respBody && status === 200 ? body : null,
+      },
+    };
+  }
+}
+
+interface RecordInput {
+  readonly activity: Omit<ActivityEntry, 'id' | 'has_capture'>;
+  readonly capture: Omit<Capture, 'id'>;
+}
+
+export interface JournalSettings {
+  /** `metricsMaxInMemory`: activity entries kept (<= 0: 1000, as llama-swap). */
+  readonly metricsMaxInMemory: number;
+  /** `captureBuffer` in bytes; 0 keeps no captures. */
+  readonly captureBufferBytes: number;
+}
+
+/** Totals since the gateway started (for `/api/performance`). */
+export interface RequestTotals {
+  readonly recorded: number;
+  readonly failed: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export class RequestJournal {
+  readonly activity: ActivityLog;
+  readonly captures: CaptureStore;
+  readonly inflight = new InflightRegistry();
+  #totals: RequestTotals = { recorded: 0, failed: 0, inputTokens: 0, outputTokens: 0 };
+
+  constructor(settings: Partial<JournalSettings> = {}) {
+    this.activity = new ActivityLog(settings.metricsMaxInMemory ?? 1000);
+    this.captures = new CaptureStore(settings.captureBufferBytes ?? DEFAULT_CAPTURE_BYTES);
+    if (!subscribed) {
+      // Once per process; the handler does nothing outside a tracked request.
+      diagnostics.subscribe('http.client.request.start', onClientRequestStart);
+      subscribed = true;
+    }
+  }
+
+  /** Apply the configuration's bounds (at start and on every reload). */
+  configure(settings: JournalSettings): void {
+    this.activity.setMax(settings.metricsMaxInMemory);
+    this.captures.setMaxBytes(settings.captureBufferBytes);
+  }
+
+  get totals(): RequestTotals {
+    return this.#totals;
+  }
+
+  /**
+   * Follow one request: call the returned `run(next)` to continue the chain inside the request's
+   * context, and `finish()` once the response closed.
+   */
+  track(req: Request, res: Response): { run(next: () => void): void; finish(): void } {
+    const tracker = new RequestTracker(this, req, res);
+    return {
+      run: (next) => current.run(tracker.slot, next),
+      finish: () => tracker.finish(),
+    };
+  }
+
+  record(input: RecordInput): ActivityEntry {
+    const id = this.activity.peekId();
+    const captured = this.captures.add({ id, ...input.capture });
+    const entry = this.activity.add(input.activity, () => captured);
+    const { tokens } = entry;
+    this.#totals = {
+      recorded: this.#totals.recorded + 1,
+      failed: this.#totals.failed + (entry.resp_status_code === 200 ? 0 : 1),
+      inputTokens: this.#totals.inputTokens + Math.max(0, tokens.input_tokens),
+      outputTokens: this.#totals.outputTokens + Math.max(0, tokens.output_tokens),
+    };
+    return entry;
+  }
+}
+
+/**
+ * One journal per gateway, found from an object that lives as long as the gateway (its logger):
+ * the request log (built again on every reload) and the management API reach the same journal
+ * without more wiring in createGateway.
+ */
+const journals = new WeakMap<object, RequestJournal>();
+
+export function journalOf(owner: object): RequestJournal {
+  let journal = journals.get(owner);
+  if (!journal) journals.set(owner, (journal = new RequestJournal()));
+  return journal;
+}
