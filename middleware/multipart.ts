@@ -109,7 +109,7 @@ export function spliceBuffer(body: Buffer, start: number, end: number, insert: B
 }
 
 /** Chunks of `source` (starting at byte 0) with bytes [start, end) replaced by `insert`. */
-export async function* spliceChunks(source: AsyncIterable<Buffer>, start: number, end: number, insert: Buffer): AsyncGenerator<Buffer> {
+export async function* spliceChunks(source: AsyncIterable<Buffer> | Iterable<Buffer>, start: number, end: number, insert: Buffer): AsyncGenerator<Buffer> {
   let offset = 0;
   let inserted = false;
   for await (const chunk of source) {
