@@ -1,6 +1,6 @@
 /**
  * siesta benchmarks: `npm run bench` (full, ~5 min) or `npm run bench -- --quick`.
- * `--only proxy,streaming,swap,llama,memory` runs a subset.
+ * `--only proxy,streaming,swap,llama,memory,upload` runs a subset.
  *
  * Prints a markdown table (metric, direct or peer, siesta, target, result) and writes every raw
  * figure to bench/results/latest.json. Every child process started here is stopped at the end,
@@ -19,9 +19,10 @@ import { runMemoryBench } from './scenarios/memory.js';
 import { runProxyBench } from './scenarios/proxy.js';
 import { runStreamingBench } from './scenarios/streaming.js';
 import { runSwapBench } from './scenarios/swap.js';
+import { runUploadBench } from './scenarios/upload.js';
 
 const REPO_URL = new URL('../', import.meta.url);
-const SECTIONS = ['proxy', 'streaming', 'swap', 'llama', 'memory'] as const;
+const SECTIONS = ['proxy', 'streaming', 'swap', 'llama', 'memory', 'upload'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section>; llamaWaitMs: number } {
@@ -38,7 +39,7 @@ function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section
       only = new Set(names as Section[]);
     } else if (arg === '--wait-llama') llamaWaitMs = Number(argv[++index] ?? '0') * 1000;
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--only proxy,streaming,swap,llama,memory] [--wait-llama SECONDS]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--only proxy,streaming,swap,llama,memory,upload] [--wait-llama SECONDS]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     return runLlamaBench(tier, quick ? { reps: 3, perRep: 100, swaps: 6, warmup: 30 } : { reps: 5, perRep: 200, swaps: 14, warmup: 50 });
   });
   await section('memory', () => runMemoryBench(quick ? { streams: 500 } : { streams: 500 }));
+  await section('upload', () => runUploadBench({ fileMiB: quick ? 64 : 200 }));
 
   const table = markdownTable(rows);
   const elapsedS = (performance.now() - started) / 1000;
