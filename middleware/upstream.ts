@@ -40,13 +40,50 @@ export const LIFECYCLE_PATHS: readonly string[] = [
   '/resume_memory_occupation',
   '/models/load',
   '/models/unload',
+  '/reset_prefix_cache',
 ];
 
-/** Whether `path` (no query) is a lifecycle endpoint of `model`: the fixed list plus its own sleep/wake steps. */
-export function isLifecyclePath(path: string, model: ModelConfig): boolean {
-  const normalised = '/' + path.split('?')[0]!.replace(/^\/+/, '').replace(/\/+$/, '');
-  const own = [...(model.sleepEndpoints ?? []), ...(model.wakeEndpoints ?? [])].map((step) => step.endpoint.split('?')[0]!);
-  return [...LIFECYCLE_PATHS, ...own].some((candidate) => normalised === candidate || normalised.startsWith(candidate + '/'));
+/**
+ * A request path as a backend's router sees it, for the lifecycle check: percent-decoded (uvicorn,
+ * under vLLM and SGLang, decodes before routing; decoded repeatedly, so `%2573leep` is caught too),
+ * dot segments resolved, repeated slashes collapsed, no trailing slash, lower case (the check is
+ * case-insensitive: refusing `/SLEEP` costs nothing). Null when the percent-encoding is malformed.
+ */
+export function normalizeUpstreamPath(path: string): string | null {
+  let decoded = path.split('?')[0] ?? '';
+  for (let round = 0; round < 4 && decoded.includes('%'); round += 1) {
+    try {
+      const next = decodeURIComponent(decoded);
+      if (next === decoded) break;
+      decoded = next;
+    } catch {
+      return null;
+    }
+  }
+  const segments: string[] = [];
+  for (const segment of decoded.replaceAll('\\', '/').split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  return ('/' + segments.join('/')).toLowerCase();
+}
+
+/** A recipe step's path, normalised like a request path. */
+function stepPath(endpoint: string): string {
+  return normalizeUpstreamPath(endpoint) ?? endpoint.toLowerCase();
+}
+
+/**
+ * Whether `path` (no query) is a lifecycle endpoint of `model`: the fixed list, its own
+ * `sleepEndpoints`/`wakeEndpoints`, and `extra` (its plugin's recipe steps at every level).
+ * Null when the path's percent-encoding is malformed (a 400).
+ */
+export function isLifecyclePath(path: string, model: ModelConfig, extra: readonly string[] = []): boolean | null {
+  const normalised = normalizeUpstreamPath(path);
+  if (normalised === null) return null;
+  const own = [...(model.sleepEndpoints ?? []), ...(model.wakeEndpoints ?? [])].map((step) => step.endpoint);
+  return [...LIFECYCLE_PATHS, ...own, ...extra].map(stepPath).some((candidate) => normalised === candidate || normalised.startsWith(candidate + '/'));
 }
 
 /**
@@ -69,6 +106,8 @@ function decodePath(path: string): string {
 
 export interface UpstreamOptions {
   readonly models: ModelDirectory & { state(id: string): ModelState };
+  /** Each model's plugin recipe steps (every level), refused like the fixed lifecycle paths. */
+  readonly recipePaths?: (model: string) => readonly string[];
   /** The active profile's pins (llama-swap applies them to /upstream paths too); none by default. */
   readonly pins?: () => Readonly<Record<string, string>> | undefined;
   /** `upstream.ignorePaths` as regular expression sources (the config's `upstreamIgnorePaths`); default none. */
@@ -123,6 +162,7 @@ export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): Re
     const queryStart = req.url.indexOf('?');
     const pathPart = queryStart >= 0 ? req.url.slice(0, queryStart) : req.url;
     const query = queryStart >= 0 ? req.url.slice(queryStart) : '';
+    if (normalizeUpstreamPath(pathPart) === null) return next(new GatewayError('bad_request', `The path ${pathPart} has malformed percent-encoding`));
     let modelPath = pathPart.replace(/^\/upstream\/?/, '');
     const pins = options.pins?.();
     const pinned = pins ? pinUpstreamPath(decodePath(modelPath), pins) : null;
@@ -146,7 +186,7 @@ export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): Re
         return next();
       }
       const { model } = target;
-      if (isLifecyclePath(rest, model)) {
+      if (isLifecyclePath(rest, model, options.recipePaths?.(model.id) ?? [])) {
         return next(new GatewayError('forbidden_path', `${rest} changes the model's sleep or load state and is managed by siesta; use POST /api/models/${model.id}/sleep|wake|unload instead`));
       }
       if (ignorePaths.length > 0 && ignoredPathDecision(decodePath(rest), ignorePaths, models.state(model.id)) === 'refuse') {

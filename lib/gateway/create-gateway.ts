@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
+import type { BackendPlugin } from '../plugins/types.js';
 import { loadPlugins } from '../plugins/registry.js';
 import type { HttpClient } from '../process/http.js';
 import type { Spawner } from '../process/spawner.js';
@@ -126,6 +127,11 @@ interface Lasting {
   readonly profiles: ProfileSwitch;
 }
 
+/** Every endpoint of a plugin's sleep and wake recipes, at every level: refused on /upstream. */
+function recipePathsOf(plugin: BackendPlugin | undefined): string[] {
+  return Object.values(plugin?.sleepLevels ?? {}).flatMap((recipe) => [...recipe.sleep, ...recipe.wake].map((step) => step.endpoint));
+}
+
 function build(
   loaded: LoadedConfig,
   plugins: PluginRegistry,
@@ -201,6 +207,7 @@ function build(
         models: manager,
         ignorePaths: config.upstreamIgnorePaths,
         peers: config.peers,
+        recipePaths: (id) => recipePathsOf(plugins.get(manager.process(id).model.backend)),
         pins: () => (lasting.profiles.active === null ? undefined : config.profiles[lasting.profiles.active]?.pins),
       }), peerProxy, concurrencyLimit, makeReady, proxy);
   router.use(function notFoundHandler(req, _res, next) {
