@@ -1,4 +1,9 @@
-/** One log line per request: method, path, model, status, bytes, duration (and wait, when it waited for a model). */
+/**
+ * One log line per request: method, path, model, status, bytes, duration (and wait, when it waited
+ * for a model). Model requests are also followed by the gateway's request journal (activity log,
+ * captures, in-flight cancel: lib/gateway/request-journal.ts), whose context the rest of the chain
+ * runs in.
+ */
 import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
