@@ -21,6 +21,8 @@ export const ERROR_TABLE = {
   no_target: { status: 503, type: 'server_error', message: 'The selector has no available target' },
   shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down' },
   client_gone: { status: 499, type: 'invalid_request_error', message: 'The client went away' },
+  forbidden_host: { status: 403, type: 'permission_error', message: 'This Host name is not allowed' },
+  forbidden_origin: { status: 403, type: 'permission_error', message: 'Cross-site requests may not change the gateway state' },
   admin_remote: { status: 403, type: 'permission_error', message: 'The admin API, logs and status page are open only to clients on this machine while no adminKeys or apiKeys are configured; set adminKeys to use them from another host' },
 } as const satisfies Record<string, { status: number; type: string; message: string }>;
 

@@ -131,6 +131,7 @@ export const ROOT_SHAPE: Shape = object(
     cors: object({ origins: null }),
     maxUploadSize: null,
     trustedProxies: null,
+    allowedHosts: null,
     performance: object({ disabled: null, every: null }),
     sleepRequestTimeout: null,
     wakeRequestTimeout: null,

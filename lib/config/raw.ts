@@ -147,4 +147,5 @@ export interface RawConfig {
   readonly cors?: { readonly origins?: readonly string[] };
   readonly maxUploadSize?: number;
   readonly trustedProxies?: readonly string[];
+  readonly allowedHosts?: readonly string[];
 }

@@ -277,6 +277,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     corsOrigins: list(raw.cors?.origins).length > 0 ? list(raw.cors?.origins) : ['*'],
     maxUploadBytes: num(raw.maxUploadSize, DEFAULTS.maxUploadBytes),
     trustedProxies: resolveTrustedProxies(raw, issue),
+    allowedHosts: list(raw.allowedHosts).map((host) => host.trim().toLowerCase()).filter((host) => host !== ''),
   };
   return { config, issues, warnings };
 }

@@ -206,6 +206,7 @@ export const rootSchema = joi
     cors: joi.object({ origins: joi.array().items(joi.string().min(1)) }),
     maxUploadSize: size(),
     trustedProxies: keyList(),
+    allowedHosts: keyList(),
     performance: joi.object({
       disabled: joi.boolean(),
       every: joi.any().custom(

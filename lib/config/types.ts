@@ -234,6 +234,8 @@ export interface GatewayConfig {
   readonly captureBufferBytes: number;
   /** Origins allowed by CORS (`cors.origins`); `['*']` (llama-swap's behaviour) by default. */
   readonly corsOrigins: readonly string[];
+  /** `allowedHosts`: Host names besides loopback ones for keyless admin access (DNS-rebinding guard). */
+  readonly allowedHosts: readonly string[];
   /** `trustedProxies`: addresses and CIDR ranges whose `X-Forwarded-*` headers are kept (default none). */
   readonly trustedProxies: readonly string[];
   /** Largest multipart upload (audio, images) in bytes, streamed, not held in memory (default 2 GiB). */

@@ -164,7 +164,12 @@ function build(
   const { feed, metrics } = lasting;
   // The admin API, the logs and the status page have their own keys (adminKeys, else apiKeys), so
   // they sit before the API-key check; without any key they are open to loopback clients only.
-  const adminAuth = createAdminAuthMiddleware({ adminKeys: config.adminKeys, apiKeys: config.apiKeys });
+  const adminAuth = createAdminAuthMiddleware({
+    adminKeys: config.adminKeys,
+    apiKeys: config.apiKeys,
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.corsOrigins.filter((origin) => origin !== '*'),
+  });
 
   router.use(createRequestLogMiddleware({ log, onDone: (entry) => metrics.observeRequest(entry) }));
   router.use(createCorsMiddleware({ origins: config.corsOrigins })); // before auth, as llama-swap: preflights carry no key
@@ -177,6 +182,11 @@ function build(
   router.use('/api', adminAuth, createProfilesApi({ config, profiles: lasting.profiles, log }));
   router.use('/api', adminAuth, createLlamaSwapApi({ manager, config, log })); // llama-swap's and llmsnap's paths, before siesta's
   router.use('/api', adminAuth, createAdminApi({ manager, feed, log, ...options.events }));
+  // llama-swap's GET /unload stops every model: an admin action (issue 11 defect 5), not an API call.
+  router.all('/unload', adminAuth, async function unloadAllHandler(_req, res) {
+    await manager.unloadAll();
+    res.type('text/plain').send('OK');
+  });
   router.use('/logs', adminAuth);
   router.use(createLogsRouter({ feed, ...(options.events?.maxBufferedBytes ? { maxBufferedBytes: options.events.maxBufferedBytes } : {}) }));
   router.use(createStatusPage({ guard: adminAuth }));
@@ -198,10 +208,6 @@ function build(
         ...(process.model.description ? { description: process.model.description } : {}),
       })),
     });
-  });
-  router.all('/unload', async function unloadAllHandler(_req, res) {
-    await manager.unloadAll();
-    res.type('text/plain').send('OK');
   });
   router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({
         models: manager,
