@@ -42,7 +42,7 @@ export interface PluginLogger {
 
 export interface PluginContext {
   readonly model: ModelConfig;
-  /** The model's `proxy` URL. */
+  /** The model's `proxy` URL as calls are joined to it: scheme, host, port and path, no trailing slash (`http.request` paths go after it). */
   readonly baseUrl: string;
   readonly http: PluginHttp;
   readonly log: PluginLogger;
@@ -58,6 +58,7 @@ export interface BackendPlugin {
   /** Defaults applied under the model's own config. */
   readonly defaults?: {
     readonly env?: Readonly<Record<string, string>>;
+    /** The readiness path of a model that does not set `checkEndpoint` (`none`: no check); without it, `/health`. */
     readonly checkEndpoint?: string;
   };
   /**
