@@ -387,6 +387,24 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       expect(ports.calls).to.deep.equal(['holder 127.0.0.1:5800']);
     });
 
+    it('cold-starts when the process died during a wake, even though the wake steps were answered', async function () {
+      const { model, states } = create();
+      await use(model);
+      expect(await model.sleep('test')).to.equal('asleep');
+      http.override = (method, path) => {
+        if (path !== '/wake_up') return undefined;
+        spawner.last.exit(1, null); // answered by something else on the port
+        http.asleep = false;
+        return 200;
+      };
+      const { lease, outcome } = await model.acquire();
+      lease.release();
+      expect(outcome.action).to.equal('started');
+      expect(spawner.spawned).to.have.length(2);
+      expect(states.path().slice(-5)).to.deep.equal(['asleep→waking', 'waking→stopping', 'stopping→stopped', 'stopped→starting', 'starting→ready']);
+      expect(states.changes.at(-3)!.reason).to.include('the model process exited during the wake');
+    });
+
     it('checks nothing for a model server on another machine', async function () {
       const { model } = create({ proxy: 'http://10.1.2.3:8000', port: null });
       await use(model);
