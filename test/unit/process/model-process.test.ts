@@ -391,7 +391,7 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       const { model, states } = create();
       await use(model);
       expect(await model.sleep('test')).to.equal('asleep');
-      http.override = (method, path) => {
+      http.override = (_method, path) => {
         if (path !== '/wake_up') return undefined;
         spawner.last.exit(1, null); // answered by something else on the port
         http.asleep = false;
