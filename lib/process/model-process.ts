@@ -17,7 +17,7 @@ import { resolveRecipe, type RecipeTimeouts } from '../plugins/recipes.js';
 import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
 import { nodeHttpClient, pluginHttp, type HttpClient } from './http.js';
 import { nextIdleStep } from './idle-ladder.js';
-import { localTarget, procPortGuard, runsContainer, type LocalTarget, type PortGuard } from './port-check.js';
+import { guardedTarget, procPortGuard, runsContainer, type LocalTarget, type PortGuard } from './port-check.js';
 import { LogRing } from './log-ring.js';
 import { removePidFile, writePidFile } from './pid-files.js';
 import { waitReady } from './readiness.js';
@@ -120,7 +120,7 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#portGuard = options.portGuard ?? procPortGuard;
     this.#upstream = upstreamBase(this.model.proxy);
     this.#checkEndpoint = checkEndpointOf(this.model, this.plugin);
-    this.#localTarget = localTarget(this.model.proxy);
+    this.#localTarget = guardedTarget(this.model, this.#checkEndpoint);
     this.logs = options.logs ?? new LogRing();
     this.#lastUsedAt = this.#clock.now();
   }

@@ -48,6 +48,27 @@ export function localTarget(proxy: string): LocalTarget | null {
   return { host, port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 };
 }
 
+/** Whether `cmd` names `port`: as a word of its own, or after `=` or `:` (`--port 8080`, `--port=8080`, `-p 8080:80`). */
+export function commandNamesPort(cmd: readonly string[], port: number): boolean {
+  const text = String(port);
+  return cmd.some((arg) => arg === text || new RegExp(`(^|[=:])${text}($|[:/])`).test(arg));
+}
+
+/**
+ * The local port that the model's own process must hold, or null when siesta cannot tell: a
+ * remote proxy, or a model that neither names its port in `cmd` (nor gets it from `${PORT}`) nor
+ * has a health check. Such a model's `cmd` starts something else (a launcher, a service managed
+ * elsewhere, with `checkEndpoint: none` so siesta does not wait for it): its port is not checked.
+ * A server with a default port (`llama-server` without `--port`) keeps its health check, and so
+ * its port check.
+ */
+export function guardedTarget(model: { readonly proxy: string; readonly port: number | null; readonly cmd: readonly string[] }, checkEndpoint: string | null): LocalTarget | null {
+  const target = localTarget(model.proxy);
+  if (!target) return null;
+  if (model.port !== null || checkEndpoint !== null || commandNamesPort(model.cmd, target.port)) return target;
+  return null;
+}
+
 const CONTAINER_RUNTIMES = new Set(['docker', 'podman', 'nerdctl']);
 
 /**

@@ -44,7 +44,8 @@ describe('config defaults', () => {
     ['port', 5800],
     ['aliases', []],
     ['env', {}],
-    ['checkEndpoint', '/health'],
+    // Unset: the model's plugin decides (its defaults.checkEndpoint, else /health; lib/plugins/defaults.ts).
+    ['checkEndpoint', undefined],
     ['unlisted', false],
     ['useModelName', null],
     ['concurrencyLimit', 10],

@@ -25,7 +25,7 @@ describe('config files', () => {
       for (const model of [small, large, echo]) {
         expect(model.cmd.slice(0, 4)).to.deep.equal(['node', '--import', 'tsx', 'bin/fake-upstream.ts']);
         expect(model.cmd).to.include('--port').and.to.include(String(model.port));
-        expect(model.checkEndpoint).to.equal('/health');
+        expect(model.checkEndpoint, 'unset: the plugin default (/health for these) applies at run time').to.equal(undefined);
       }
       expect([small.backend, large.backend, echo.backend]).to.deep.equal(['vllm', 'vllm', 'generic']);
       expect(small.cmd).to.include('--enable-sleep-mode');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isLocalHost, localTarget, runsContainer } from '../../../lib/process/port-check.js';
+import { commandNamesPort, guardedTarget, isLocalHost, localTarget, runsContainer } from '../../../lib/process/port-check.js';
 
 describe('port check: which models are guarded', function () {
   const targets: [string, { host: string; port: number } | null][] = [
@@ -42,3 +42,27 @@ describe('port check: which models are guarded', function () {
     });
   }
 });
+
+describe('guardedTarget: which models get the port checks', function () {
+  const cases: [string, { proxy: string; port: number | null; cmd: string[] }, string | null, boolean][] = [
+    ['${PORT} models', { proxy: 'http://127.0.0.1:5800', port: 5800, cmd: ['srv', '--port', '5800'] }, '/health', true],
+    ['a fixed port named in cmd', { proxy: 'http://127.0.0.1:19299', port: null, cmd: ['srv', '--port', '19299'] }, '/health', true],
+    ['--port=N', { proxy: 'http://127.0.0.1:19299', port: null, cmd: ['srv', '--port=19299'] }, null, true],
+    ['-p N:80 (containers)', { proxy: 'http://localhost:19299', port: null, cmd: ['docker', 'run', '-p', '19299:80', 'img'] }, null, true],
+    ['a default port with a health check (llama-server without --port)', { proxy: 'http://127.0.0.1:8080', port: null, cmd: ['llama-server', '-m', 'x.gguf'] }, '/health', true],
+    ['a launcher of a service managed elsewhere, no health check', { proxy: 'http://127.0.0.1:8080', port: null, cmd: ['sleep', 'infinity'] }, null, false],
+    ['a number that merely contains the port', { proxy: 'http://127.0.0.1:80', port: null, cmd: ['srv', '--threads', '8080'] }, null, false],
+    ['a remote server', { proxy: 'http://10.1.2.3:19299', port: null, cmd: ['srv', '--port', '19299'] }, '/health', false],
+  ];
+  for (const [name, model, checkEndpoint, guarded] of cases) {
+    it(`${name} → ${guarded ? 'checked' : 'not checked'}`, function () {
+      expect(guardedTarget(model, checkEndpoint) !== null).to.equal(guarded);
+    });
+  }
+  it('commandNamesPort', function () {
+    expect(commandNamesPort(['x', '--listen', '0.0.0.0:9000'], 9000)).to.equal(true);
+    expect(commandNamesPort(['x', '--url', 'http://h:9000/v1'], 9000)).to.equal(true);
+    expect(commandNamesPort(['x', '90001'], 9000)).to.equal(false);
+  });
+});
+
