@@ -17,6 +17,7 @@ import { GatewayError } from '../lib/errors.js';
 import { sendError } from './error-handler.js';
 import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
+import { onUpstreamRequest } from '../lib/gateway/request-journal.js';
 
 /**
  * Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones the forwarder
@@ -262,6 +263,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
       const send = (mayRetry: boolean): void => {
         const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: streamed ? false : httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent: streamed ? false : agent }, onResponse);
         upstream = attempt;
+        onUpstreamRequest(res, attempt); // the request journal (in-flight cancel)
         armTimeouts(attempt, target.timeouts, origin.secure);
         attempt.once('error', (error) => {
           if (mayRetry && !responded && isStaleSocket(attempt, error) && !res.destroyed) return send(false);

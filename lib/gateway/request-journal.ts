@@ -9,15 +9,10 @@
  * server's response into `res`, and `res` announces that with a `pipe` event carrying the
  * upstream response, which is read alongside the pipe.
  *
- * Cancelling needs the request to the model server, which the proxy creates and does not expose.
- * Known trap and workaround: the request is found through node's `http.client.request.start`
- * diagnostics channel, attributed to the client request by an AsyncLocalStorage context entered
- * by the request log (the proxy creates it inside that request's async context, also after the
- * queue or a model start, and express's body parser keeps the context). A signal in the request
- * context, honoured by the proxy, would be the direct way.
+ * Cancelling needs the request to the model server: the forwarder hands it over through
+ * `res.locals.siestaUpstream` (`onUpstreamRequest` below), set here for each tracked request.
+ * (An AsyncLocalStorage context would find it without that hook, at a cost on every promise.)
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import diagnostics from 'node:diagnostics_channel';
 import { STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
@@ -36,17 +31,9 @@ const MAX_PARSED_BYTES = 16 * 1024 * 1024;
 /** llama-swap's default `captureBuffer` (5 MB), until the gateway configures the journal. */
 const DEFAULT_CAPTURE_BYTES = 5 * 1024 * 1024;
 
-interface Slot {
-  tracker: RequestTracker | null;
-}
-
-const current = new AsyncLocalStorage<Slot>();
-let subscribed = false;
-
-function onClientRequestStart(message: unknown): void {
-  const request = (message as { request?: ClientRequest }).request;
-  const tracker = current.getStore()?.tracker;
-  if (request && tracker) tracker.upstreamStarted(request);
+/** The forwarder's hook: called with each request it sends to a model server or peer for `res`. */
+export function onUpstreamRequest(res: Response, request: ClientRequest): void {
+  (res.locals as { siestaUpstream?: (request: ClientRequest) => void }).siestaUpstream?.(request);
 }
 
 /** The model a request is for: a local model's id, or `<peer>/<model>` for a peer's. */
@@ -97,7 +84,6 @@ class RequestTracker implements InflightRequest {
   readonly #startedAt = Date.now();
   readonly #startedMs = performance.now();
   readonly #reqHeaders: Record<string, string>;
-  readonly slot: Slot;
   readonly id: string;
   #upstream: ClientRequest | null = null;
   #source: IncomingMessage | null = null;
@@ -117,16 +103,14 @@ class RequestTracker implements InflightRequest {
     this.#res = res;
     this.#path = req.path;
     this.#reqHeaders = redactedHeaders(req.headers);
-    this.slot = { tracker: this };
     this.id = journal.inflight.add(this);
+    (res.locals as { siestaUpstream?: (request: ClientRequest) => void }).siestaUpstream = (request) => this.upstreamStarted(request);
     res.on('pipe', (source: unknown) => this.#piped(source));
   }
 
-  /** The proxy created a request to a model server within this request's context. */
+  /** The forwarder sent this request's request to a model server or peer. */
   upstreamStarted(request: ClientRequest): void {
-    // Only the forwarded request: a model start begun for this request polls the server's health
-    // in the same async context.
-    if (this.#ended || request.method !== this.#req.method || !request.path.endsWith(this.#req.url)) return;
+    if (this.#ended) return;
     this.#upstream = request;
     if (this.#cancelled) request.destroy(new Error('request cancelled'));
   }
@@ -210,7 +194,6 @@ class RequestTracker implements InflightRequest {
   finish(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.slot.tracker = null;
     this.#journal.inflight.remove(this.id);
     const model = modelOf(this.#res);
     if (model === null || !isActivityRequest(this.#req.method, this.#path, this.#forwardedPath())) return;
@@ -289,11 +272,6 @@ export class RequestJournal {
   constructor(settings: Partial<JournalSettings> = {}) {
     this.activity = new ActivityLog(settings.metricsMaxInMemory ?? 1000);
     this.captures = new CaptureStore(settings.captureBufferBytes ?? DEFAULT_CAPTURE_BYTES);
-    if (!subscribed) {
-      // Once per process; the handler does nothing outside a tracked request.
-      diagnostics.subscribe('http.client.request.start', onClientRequestStart);
-      subscribed = true;
-    }
   }
 
   /** Apply the configuration's bounds (at start and on every reload). */
@@ -313,7 +291,7 @@ export class RequestJournal {
   track(req: Request, res: Response): { run(next: () => void): void; finish(): void } {
     const tracker = new RequestTracker(this, req, res);
     return {
-      run: (next) => current.run(tracker.slot, next),
+      run: (next) => next(),
       finish: () => tracker.finish(),
     };
   }
