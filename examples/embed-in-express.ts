@@ -25,6 +25,8 @@ async function main(configPath: string): Promise<void> {
   // Like app.listen(), without Express's per-request prototype switch, which costs about
   // 0.15 ms of CPU per request on a small machine (docs/performance.md).
   const server: Server = createExpressServer(app).listen(3000, '127.0.0.1', () => console.log('listening on http://127.0.0.1:3000 (siesta under /llm)'));
+  // WebSockets through /llm/upstream/<model>/... (ComfyUI's /ws, for instance).
+  server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head, '/llm'));
   process.once('SIGINT', () => {
     server.close();
     server.closeAllConnections();

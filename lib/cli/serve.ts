@@ -64,6 +64,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   app.set('etag', false);
   app.use(gateway.router);
   const server = createExpressServer(app, { tls: options.tls });
+  server.on('upgrade', gateway.handleUpgrade); // WebSockets through /upstream/<model>/...
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -3,6 +3,7 @@
  * listening; `start()` listens (for vLLM only once the model is "loaded") and `close()` ends it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { handleUpgrade } from './websocket.js';
 import { createBackend } from './backends/index.js';
 import type { Backend, FakeContext } from './context.js';
 import { GENERATION_ROUTES, handleGeneration } from './generation.js';
@@ -134,6 +135,8 @@ export function createFakeUpstream(options: FakeOptions, deps: FakeUpstreamDeps)
       writeReply(res, { status: 500, body: { error: { message: 'fake upstream internal error', type: 'server_error', param: null, code: 500 } } });
     });
   });
+
+  server.on('upgrade', (req, socket) => handleUpgrade(req, socket, context.options.model));
 
   function listen(): Promise<void> {
     return new Promise((resolve, reject) => {

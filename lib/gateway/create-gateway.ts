@@ -24,6 +24,7 @@ import { trustedProxyCheck } from '../http/trusted-proxies.js';
 import { createRequestLogMiddleware } from '../../middleware/request-log.js';
 import { createResolveModelMiddleware } from '../../middleware/resolve-model.js';
 import { createUpstreamMiddleware, upstreamIndexRedirect } from '../../middleware/upstream.js';
+import { createUpgradeHandler, type UpgradeHandler } from '../../middleware/upstream-upgrade.js';
 import { loadGatewayConfig, pluginIssues } from './load-config.js';
 import { changedModels, ModelManager } from './model-manager.js';
 import type { ModelProcess } from '../process/model-process.js';
@@ -84,6 +85,12 @@ export interface Gateway {
    * models whose configuration changed. A bad configuration throws and the current one keeps serving.
    */
   reload(source?: { configPath?: string; configText?: string }): Promise<{ changed: string[] }>;
+  /**
+   * WebSockets through `/upstream/<model>/...`: give it the HTTP server's `upgrade` events
+   * (`server.on('upgrade', gateway.handleUpgrade)`); `mountPath` is the prefix the router is
+   * mounted under (`/llm`), if any. The CLI does this.
+   */
+  readonly handleUpgrade: UpgradeHandler;
 }
 
 async function resolveConfig(options: GatewayOptions & { config?: GatewayOptions['config'] | undefined }): Promise<{ loaded: LoadedConfig; plugins: PluginRegistry }> {
@@ -112,6 +119,7 @@ interface Built {
   readonly warnings: LoadedConfig['warnings'];
   readonly manager: ModelManager;
   readonly router: Router;
+  readonly handleUpgrade: UpgradeHandler;
 }
 
 /**
@@ -220,7 +228,15 @@ function build(
     next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
   });
   router.use(createErrorHandler({ log }));
-  return { config, warnings: loaded.warnings, manager, router };
+  const handleUpgrade = createUpgradeHandler({
+    models: manager,
+    apiKeys: config.apiKeys,
+    ignorePaths: config.upstreamIgnorePaths,
+    recipePaths: (id) => recipePathsOf(plugins.get(manager.process(id).model.backend)),
+    trusted: trustedProxyCheck(config.trustedProxies),
+    log,
+  });
+  return { config, warnings: loaded.warnings, manager, router, handleUpgrade };
 }
 
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
@@ -268,6 +284,9 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     log,
     feed: lasting.feed,
     metrics: lasting.metrics,
+    handleUpgrade(req, socket, head, mountPath) {
+      current.handleUpgrade(req, socket, head, mountPath);
+    },
     async start() {
       if (started) return;
       started = true;
