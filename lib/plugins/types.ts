@@ -24,7 +24,7 @@ export interface SleepRecipe {
   readonly wake: readonly RecipeStep[];
 }
 
-/** Minimal HTTP client handed to plugins (backed by got in the host). */
+/** Minimal HTTP client handed to plugins (backed by siesta's own node:http client, lib/process/http.ts). */
 export interface PluginHttp {
   request(options: {
     readonly method?: string;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { canTransition, MODEL_STATES, TRANSITIONS, type ModelState } from '../../../lib/process/states.js';
 
-/** The lifecycle of SPEC §3, written out as the complete list of allowed moves. */
+/** The model lifecycle (README, "Backends"; lib/process/states.ts), written out as the complete list of allowed moves. */
 const ALLOWED: readonly (readonly [ModelState, ModelState])[] = [
   ['stopped', 'starting'],
   ['stopped', 'shutdown'],
