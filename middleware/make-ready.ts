@@ -7,6 +7,7 @@
 import type { Request, RequestHandler } from 'express';
 import { requestContext, type LoadProgress, type ModelGate, type RequestContext } from '../lib/gateway/types.js';
 import type { ModelState } from '../lib/process/states.js';
+import { markEventStream } from './error-handler.js';
 
 export interface MakeReadyOptions {
   readonly models: ModelGate;
@@ -80,6 +81,7 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
     if (stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.flushHeaders();
+      markEventStream(res); // a start failure now ends the stream with an error event (error-handler.ts)
       context.loadingStreamOpen = true;
       send(progressText(context.requestedName, progress, 0));
       ticker = setInterval(() => send(progressText(context.requestedName, progress, performance.now() - started)), tickMs);

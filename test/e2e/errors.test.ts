@@ -126,16 +126,17 @@ describe('e2e: errors', function () {
       expect(gateway.manager.process('dies').pid).to.not.equal(pid);
     });
 
-    it('a stream cut by an upstream crash ends with an error event, not [DONE], with or without the loading stream', async function () {
+    it('a stream cut by an upstream crash ends with an error event (then [DONE]), with or without the loading stream', async function () {
       const { gateway, app } = await openGateway(await configYaml({ crashy: { cmd: genericCmd('crashy', ['--crash-mid-stream']), sendLoadingState: true } }));
       const cut = async (): Promise<(Record<string, unknown> | '[DONE]')[]> => {
         const response = await request(app).post('/v1/chat/completions').send(chat('crashy', { stream: true })).buffer(true).parse(textParser);
         expect(response.status).to.equal(200);
         const events = sseEvents(response.body as string);
-        expect(events).to.not.include('[DONE]');
+        expect(events.at(-1), 'the error event, then [DONE] (issue 11 defect 8)').to.equal('[DONE]');
+        expect(events.filter((event) => event === '[DONE]')).to.have.length(1);
         const upstream = events.filter((event) => event !== '[DONE]' && String(event.id).startsWith('chatcmpl-fake-'));
         expect(upstream.length, 'the upstream chunks before the crash arrived').to.be.at.least(1);
-        expectOpenAiError(events.at(-1), 'upstream_failed', 'upstream_error');
+        expectOpenAiError(events.at(-2), 'upstream_failed', 'upstream_error');
         await pollUntil(() => gateway.manager.state('crashy') === 'stopped', { what: 'the crash to be noticed' });
         return events;
       };
