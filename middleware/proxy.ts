@@ -14,7 +14,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ProxyTimeouts } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
-import { sendError } from './error-handler.js';
+import { markEventStream, sendError } from './error-handler.js';
 import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
 import { onUpstreamRequest } from '../lib/gateway/request-journal.js';
@@ -253,7 +253,10 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
           const headers = forwardHeaders(upstreamRes.headers, RESPONSE_HOP_BY_HOP);
           const eventStream = String(upstreamRes.headers['content-type'] ?? '').toLowerCase().includes('text/event-stream');
           // As llama-swap: tell a reverse proxy in front of siesta (nginx) not to buffer a stream.
-          if (eventStream) headers['x-accel-buffering'] = 'no';
+          if (eventStream) {
+            headers['x-accel-buffering'] = 'no';
+            markEventStream(res); // an upstream that dies mid-stream then ends it with an error event
+          }
           res.writeHead(status, upstreamRes.statusMessage, headers);
           if (eventStream) res.flushHeaders();
         }
