@@ -144,7 +144,7 @@ function report(args: SoakArgs, run: RunResult, lifecycle: Lifecycle | null, rss
   lines.push(`orphans         ${orphans.length}${orphans.map((o) => `\n  pid ${o.pid}: ${o.cmdline.slice(0, 200)}`).join('')}`);
   if (tally.failures.length > 0) {
     lines.push('failures (first 5 of each kind):');
-    for (const { op, outcome } of tally.failures) lines.push(`  ${outcome.kind}: ${describeOp(op)}: ${'detail' in outcome ? outcome.detail : `${outcome.status} ${outcome.code}`}`);
+    for (const { op, outcome } of tally.failures) lines.push(`  ${outcome.kind}: ${describeOp(op)}: ${outcome.kind === 'refused' ? `${outcome.status} ${outcome.code}` : 'detail' in outcome ? outcome.detail : ''}`);
   }
   return lines;
 }

@@ -22,6 +22,9 @@ export interface FakeOptions {
   readonly latencyMs: number;
   readonly failSleep: boolean;
   readonly failWake: boolean;
+  /** Sleep / wake calls never answer (until the caller gives up): a hung sleep or wake. */
+  readonly hangSleep: boolean;
+  readonly hangWake: boolean;
   readonly failStart: boolean;
   /** Exit (code 1) after this many generation requests were answered; 0 = never. */
   readonly exitAfter: number;
@@ -72,6 +75,8 @@ type SwitchKey = { [K in keyof FakeOptions]: FakeOptions[K] extends boolean ? K 
 const SWITCHES: Readonly<Record<string, SwitchKey>> = {
   '--fail-sleep': 'failSleep',
   '--fail-wake': 'failWake',
+  '--hang-sleep': 'hangSleep',
+  '--hang-wake': 'hangWake',
   '--fail-start': 'failStart',
   '--crash-mid-stream': 'crashMidStream',
   '--ignore-sigterm': 'ignoreSigterm',
@@ -94,6 +99,7 @@ export const USAGE = `usage: fake-upstream --port N [options]
   --token-interval D        delay between stream chunks (default 0)
   --latency D               delay before answering any generation request
   --fail-sleep | --fail-wake | --fail-start | --exit-after N | --crash-mid-stream | --ignore-sigterm
+  --hang-sleep | --hang-wake  sleep / wake calls never answer (the caller's timeout ends them)
   --strict-model            404 when the request names another model
   vllm: --enable-sleep-mode (dev endpoints also need VLLM_SERVER_DEV_MODE=1)
   llama-server: --sleep-idle-seconds N, --metrics
@@ -115,6 +121,8 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     latencyMs: 0,
     failSleep: false,
     failWake: false,
+    hangSleep: false,
+    hangWake: false,
     failStart: false,
     exitAfter: 0,
     crashMidStream: false,

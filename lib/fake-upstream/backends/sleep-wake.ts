@@ -13,6 +13,14 @@ export interface SleepWakeRules {
   readonly level2DiscardsWeights: boolean;
 }
 
+/** `--hang-sleep` / `--hang-wake`: never answer; the caller's disconnect aborts the wait. */
+function hang(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    signal.throwIfAborted();
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+}
+
 async function sleepRoute(ctx: FakeContext, request: RouteRequest, rules: SleepWakeRules): Promise<Reply> {
   const { state, options } = ctx;
   // vLLM reads the level from the query string only; a JSON body {"level":2} is ignored (→ level 1).
@@ -26,6 +34,7 @@ async function sleepRoute(ctx: FakeContext, request: RouteRequest, rules: SleepW
     return { status: 400, body: openAiError(`invalid sleep mode '${mode}'`, 'BadRequestError', 400) };
   }
   if (options.failSleep) return { status: 500, body: openAiError('sleep failed (--fail-sleep)', 'InternalServerError', 500) };
+  if (options.hangSleep) await hang(request.signal);
   if (mode === 'wait') await state.waitUntil(() => state.active.size === 0, request.signal);
   if (mode === 'abort') for (const generation of state.active) generation.aborted = true;
   // `keep`: in-flight generations pause (they wait for the wake before each token).
@@ -42,6 +51,7 @@ async function wakeRoute(ctx: FakeContext, request: RouteRequest): Promise<Reply
     return { status: 400, body: openAiError(`unknown wake_up tags: ${unknown.join(', ')}`, 'BadRequestError', 400) };
   }
   if (options.failWake) return { status: 500, body: openAiError('wake_up failed (--fail-wake)', 'InternalServerError', 500) };
+  if (options.hangWake) await hang(request.signal);
   const all = tags.length === 0;
   const parts = { weights: all || tags.includes('weights'), kvCache: all || tags.includes('kv_cache') };
   const needed = (parts.weights && state.weightsAsleep) || (parts.kvCache && state.kvCacheAsleep);
