@@ -10,6 +10,7 @@ import express from 'express';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
 import type { Logger } from '../logger.js';
 import { createExpressServer, type TlsFiles } from '../http/express-server.js';
+import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_MIN_BODY_BYTES_PER_SECOND, limitBodyTime } from '../http/body-deadline.js';
 import { watchSources, type SourcesWatcher } from './config-watch.js';
 import { exposureWarning, listenUrl, parseListen } from './listen.js';
 import { releaseYoungGeneration } from './young-generation.js';
@@ -31,6 +32,11 @@ export interface ServeOptions {
   /** fs.watch settle time and stat poll period of -watch-config (tests shorten them). */
   readonly watchSettleMs?: number;
   readonly watchPollIntervalMs?: number;
+  /**
+   * Time a client has to send a request body (default 60 s), plus a second per 64 KiB it sent, so
+   * a slow body is cut (408) instead of holding a connection: lib/http/body-deadline.ts.
+   */
+  readonly bodyTimeoutMs?: number;
 }
 
 export interface Serving {
@@ -42,6 +48,8 @@ export interface Serving {
   readonly address: string;
   /** Warnings for the operator (a listener beyond loopback without apiKeys). */
   readonly warnings: readonly string[];
+  /** The body deadline in force (ServeOptions.bodyTimeoutMs). */
+  readonly bodyTimeoutMs: number;
   /**
    * Load the sources again and restart only the changed models (SIGHUP, -watch-config). A broken
    * configuration is logged and the current one keeps serving; never throws.
@@ -81,6 +89,17 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     throw error;
   }
   server.keepAliveTimeout = 65_000;
+  // Request timeouts: headers within headersTimeout (Node's 60 s, checked every 30 s); bodies by
+  // the body deadline, which counts only while the gateway reads. Node's requestTimeout (300 s for
+  // headers and body together) is off: it would cut an upload that waits for its model to start.
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 0;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  limitBodyTime(server, {
+    bodyTimeoutMs,
+    minBytesPerSecond: DEFAULT_MIN_BODY_BYTES_PER_SECOND,
+    onTimeout: (req, receivedBytes) => gateway.log.warn('request body too slow: cut', { path: req.url ?? '', receivedBytes, bodyTimeoutMs }),
+  });
   const bound = server.address();
   const address = typeof bound === 'object' && bound ? bound.address : (host ?? '::');
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
@@ -129,6 +148,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     url,
     address,
     warnings: exposure === undefined ? [] : [exposure],
+    bodyTimeoutMs,
     reload,
     close() {
       closing ??= (async () => {

@@ -11,7 +11,9 @@
  * Upstream paths: `/v/...` loses its `/v` (llama-swap's `stripVersionPrefix`, issue #728) and
  * `/audioapi/...` loses `/audioapi` (`stripAudioAPIPrefix`); everything else goes as sent.
  */
+import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
+import { GatewayError } from '../errors.js';
 import { createUploadMiddleware, multipartBoundary } from '../../middleware/multipart.js';
 
 export type ModelSource = 'json' | 'form' | 'query';
@@ -91,13 +93,47 @@ export interface ModelRouteSteps {
   readonly proxy: RequestHandler;
 }
 
+/** A declared `Content-Length` as a number, or undefined (none, or not a plain decimal). Pure. */
+export function declaredLength(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * A buffered body reader (express.raw) with two fixes around it:
+ *
+ * - a declared `Content-Length` over `limit` is refused at once, and the connection closed.
+ *   Trap: raw-body refuses such a length before reading too, but body-parser then reads the whole
+ *   body off the socket before it hands on the 413, so a client that declared 10 GB was answered
+ *   only after sending them;
+ * - once body-parser has inflated a gzip, deflate or br body, the request no longer carries what
+ *   its `Content-Encoding` says: the header is dropped, so the forwarder (which sets the length
+ *   from the buffer) does not send plain bytes labelled gzip. A body that does not decode, or an
+ *   encoding body-parser cannot read, fails in body-parser (400 `bad_encoding`, 415
+ *   `unsupported_encoding`: lib/errors.ts).
+ */
+export function createRawBodyReader(options: Readonly<{ limit: number; type: (req: IncomingMessage) => boolean }>): RequestHandler {
+  const { limit, type } = options;
+  const raw = express.raw({ type, limit });
+  return function readBody(req, res, next) {
+    const declared = declaredLength(req.headers['content-length']);
+    if (declared !== undefined && declared > limit && type(req)) {
+      return next(new GatewayError('body_too_large', `Request body of ${declared} bytes is larger than maxBodySize (${limit} bytes)`, { headers: { connection: 'close' } }));
+    }
+    raw(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      if (Buffer.isBuffer(req.body) && req.headers['content-encoding'] !== undefined) delete req.headers['content-encoding'];
+      next();
+    });
+  };
+}
+
 /**
  * The body readers of the model routes: JSON (and any other non-multipart body) buffered up to
  * `maxBodyBytes`; a multipart form left to the upload reader, capped by `maxUploadBytes`.
  */
 export function bodyReaders(limits: Readonly<{ maxBodyBytes: number; maxUploadBytes: number; tmpDir?: string }>): Pick<ModelRouteSteps, 'readBody' | 'readUpload'> {
   return {
-    readBody: express.raw({ type: (req) => multipartBoundary(req.headers['content-type']) === undefined, limit: limits.maxBodyBytes }),
+    readBody: createRawBodyReader({ type: (req) => multipartBoundary(req.headers['content-type']) === undefined, limit: limits.maxBodyBytes }),
     readUpload: createUploadMiddleware({ maxUploadBytes: limits.maxUploadBytes, ...(limits.tmpDir !== undefined ? { tmpDir: limits.tmpDir } : {}) }),
   };
 }
