@@ -332,6 +332,6 @@ describe('e2e: fault injection (each row: fault → client outcome, final model 
   });
 
   for (const row of ROWS) {
-    it(`${row.fault} → client: ${row.client}; model: ${row.state}`, row.run);
+    it(`${row.fault} → client: ${row.client}; model: ${row.state}`, () => row.run());
   }
 });
