@@ -287,7 +287,7 @@ export class ModelProcess extends EventEmitter<Events> {
       this.logs.push('siesta', holder.commandLine ? `${message}: ${holder.commandLine}` : message);
       this.#log.warn('port in use', { model: this.id, port: target.port, holder: holder.description, command: holder.commandLine });
       this.#transition('stopped', 'port in use');
-      throw new GatewayError('start_failed', `model ${this.id} could not be started: ${message}`);
+      throw new GatewayError('start_failed', `Model "${this.id}" could not start: port ${target.port} is already in use`, { detail: `model ${this.id} could not be started: ${message}` });
     }
     const env = { ...this.plugin.defaults?.env, ...this.model.env };
     let child: ChildHandle;
@@ -296,7 +296,8 @@ export class ModelProcess extends EventEmitter<Events> {
     } catch (error) {
       this.logs.push('siesta', (error as Error).message);
       this.#transition('stopped', 'spawn failed');
-      throw new GatewayError('start_failed', `model ${this.id} could not be started: ${(error as Error).message}`, { cause: error });
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new GatewayError('start_failed', `Model "${this.id}" could not start: its command could not be run${code ? ` (${code})` : ''}`, { cause: error, detail: `model ${this.id} could not be started: ${(error as Error).message}` });
     }
     this.#child = child;
     this.#exitExpected = false;
@@ -342,7 +343,11 @@ export class ModelProcess extends EventEmitter<Events> {
       await this.#killChild();
       this.#transition('stopped', `start failed: ${failure}`);
       const tail = this.logs.tail(15);
-      throw new GatewayError('start_failed', `model ${this.id} failed to start: ${failure}${tail ? `\n--- last log lines ---\n${tail}` : ''}`);
+      // API clients get a short reason; the command line and the server's output are for the logs and admins.
+      const summary = !result.ready ? result.summary : failure === exitedEarly ? failure : `another process answers on port ${this.#localTarget?.port ?? '?'}`;
+      throw new GatewayError('start_failed', `Model "${this.id}" could not start: ${summary}`, {
+        detail: `model ${this.id} failed to start: ${failure}${tail ? `\n--- last log lines ---\n${tail}` : ''}`,
+      });
     }
     this.#transition('ready', reason);
     this.#idleFromNow();

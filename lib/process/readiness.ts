@@ -28,7 +28,11 @@ export interface ReadinessOptions {
   readonly onActivity?: (poke: () => void) => () => void;
 }
 
-export type ReadinessResult = { ready: true; polls: number } | { ready: false; reason: string; polls: number };
+/**
+ * Not ready: `reason` for the logs and the model's state; `summary`, the same in words an API
+ * client is told ("health check timed out: …", or why waiting stopped, e.g. the exit code).
+ */
+export type ReadinessResult = { ready: true; polls: number } | { ready: false; reason: string; summary: string; polls: number };
 
 export async function waitReady(options: ReadinessOptions): Promise<ReadinessResult> {
   const started = performance.now();
@@ -45,8 +49,11 @@ export async function waitReady(options: ReadinessOptions): Promise<ReadinessRes
   try {
     for (;;) {
       const remaining = options.deadlineMs - elapsed();
-      if (abandoned !== null) return { ready: false, reason: abandoned, polls };
-      if (remaining <= 0) return { ready: false, reason: `not ready after ${Math.round(options.deadlineMs / 1000)}s (last check: ${lastStatus})`, polls };
+      if (abandoned !== null) return { ready: false, reason: abandoned, summary: abandoned, polls };
+      if (remaining <= 0) {
+        const reason = `not ready after ${Math.round(options.deadlineMs / 1000)}s (last check: ${lastStatus})`;
+        return { ready: false, reason, summary: `health check timed out: ${reason}`, polls };
+      }
       polls++;
       try {
         const result = await options.http.request({ url: options.url, timeoutMs: Math.max(50, Math.min(remaining, 5000)) });

@@ -75,7 +75,8 @@ describe('ModelProcess: a foreign server on a fixed port (issue 11, defect 1)', 
     const error = await failure(owner.acquire());
     expect(error.code).to.equal('start_failed');
     expect(error.status).to.equal(503);
-    expect(error.message).to.include(`port ${port} is already in use by pid ${foreign.pid} (node)`);
+    expect(error.message).to.equal(`Model "fixed" could not start: port ${port} is already in use`);
+    expect(error.detail).to.include(`port ${port} is already in use by pid ${foreign.pid} (node)`);
     expect(owner.state).to.equal('stopped');
     expect(owner.logs.lines().map((line) => line.text).join('\n')).to.not.include('started pid');
     expect(foreign.requests()).to.deep.equal([]);
@@ -105,7 +106,8 @@ describe('ModelProcess: a foreign server on a fixed port (issue 11, defect 1)', 
     const error = await failure(owner.acquire());
     expect(error.code).to.equal('start_failed');
     // Either the ownership check names the stranger, or the child's exit is seen first.
-    expect(error.message).to.match(new RegExp(`port ${port} is answered by another process, pid ${foreign.pid} \\(node\\)|process exited early \\(code 1\\)`));
+    expect(error.message).to.match(new RegExp(`could not start: (another process answers on port ${port}|process exited early \\(code 1\\))$`));
+    expect(error.detail).to.match(new RegExp(`port ${port} is answered by another process, pid ${foreign.pid} \\(node\\)|process exited early \\(code 1\\)`));
     expect(owner.state).to.equal('stopped');
     expect(owner.pid).to.equal(null);
     // It saw the health check only: no prompt, no key.

@@ -32,8 +32,10 @@ describe('model process lifecycle with a real fake upstream', function () {
     const error = await failure(tracked.process.acquire());
     expect(error.code).to.equal('start_failed');
     expect(error.status).to.equal(503);
-    expect(error.message).to.include('process exited early (code 1)');
-    expect(error.message).to.include("error: failed to load model 'generic-model': out of memory (--fail-start)");
+    // The client's message is the short reason; the stderr line is in the detail, for the logs and admins.
+    expect(error.message).to.equal('Model "generic-model" could not start: process exited early (code 1)');
+    expect(error.detail).to.include('process exited early (code 1)');
+    expect(error.detail).to.include("error: failed to load model 'generic-model': out of memory (--fail-start)");
     expect(tracked.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
     expect(tracked.changes.at(-1)!.reason).to.equal('start failed: process exited early (code 1)');
   });
@@ -49,7 +51,8 @@ describe('model process lifecycle with a real fake upstream', function () {
     const error = await failure(tracked.process.acquire());
     expect(error.code).to.equal('start_failed');
     // The last check is ECONNREFUSED or HTTP 404, depending on how fast the child binds its port.
-    expect(error.message).to.match(/failed to start: not ready after \d+s \(last check: (ECONNREFUSED|HTTP 404)\)/);
+    expect(error.message).to.match(/could not start: health check timed out: not ready after \d+s \(last check: (ECONNREFUSED|HTTP 404)\)$/);
+    expect(error.detail).to.match(/failed to start: not ready after \d+s \(last check: (ECONNREFUSED|HTTP 404)\)/);
     expect(spawned).to.have.length(1);
     expect(isAlive(spawned[0]!)).to.equal(false);
   });
@@ -58,7 +61,8 @@ describe('model process lifecycle with a real fake upstream', function () {
     const tracked = createProcess(await fakeModel('generic', [], { cmd: ['/nonexistent/siesta-test-server'] }), genericPlugin);
     const error = await failure(tracked.process.acquire());
     expect(error.code).to.equal('start_failed');
-    expect(error.message).to.include('/nonexistent/siesta-test-server');
+    expect(error.message).to.match(/^Model "generic-model" could not start: its command could not be run/);
+    expect(error.detail).to.include('/nonexistent/siesta-test-server');
   });
 
   it('SIGKILLs a server that ignores SIGTERM after unloadTimeout', async function () {

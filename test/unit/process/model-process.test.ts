@@ -120,7 +120,8 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       const error = await acquiring.then(() => null, (caught: unknown) => caught);
       expect(error).to.be.instanceOf(GatewayError);
       expect((error as GatewayError).code).to.equal('start_failed');
-      expect((error as GatewayError).message).to.include('process exited early (code 1)').and.include('error: model file not found');
+      expect((error as GatewayError).message).to.equal('Model "m" could not start: process exited early (code 1)');
+      expect((error as GatewayError).detail).to.include('process exited early (code 1)').and.include('error: model file not found');
       expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
       expect(model.state).to.equal('stopped');
     });
@@ -130,7 +131,8 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       const { model, states } = create();
       const error = await model.acquire().then(() => null, (caught: unknown) => caught);
       expect((error as GatewayError).code).to.equal('start_failed');
-      expect((error as GatewayError).message).to.include('ENOENT');
+      expect((error as GatewayError).message).to.match(/^Model "m" could not start: its command could not be run/);
+      expect((error as GatewayError).detail).to.include('ENOENT');
       expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
     });
   });
@@ -333,7 +335,8 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       const { model, states } = create({ port: null, proxy: 'http://127.0.0.1:5800' });
       const error = await model.acquire().then(() => null, (caught: unknown) => caught);
       expect((error as GatewayError).code).to.equal('start_failed');
-      expect((error as GatewayError).message).to.include('port 5800 is already in use by pid 77 (squatter)');
+      expect((error as GatewayError).message, 'API clients learn no more than that').to.match(/could not start: port 5800 is already in use$/);
+      expect((error as GatewayError).detail).to.include('port 5800 is already in use by pid 77 (squatter)');
       expect(spawner.spawned).to.have.length(0);
       expect(http.calls).to.deep.equal([]);
       expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
@@ -351,7 +354,8 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       const { model, states } = create();
       const error = await model.acquire().then(() => null, (caught: unknown) => caught);
       expect((error as GatewayError).code).to.equal('start_failed');
-      expect((error as GatewayError).message).to.include('port 5800 is answered by another process, pid 77 (squatter)');
+      expect((error as GatewayError).message).to.equal('Model "m" could not start: another process answers on port 5800');
+      expect((error as GatewayError).detail).to.include('port 5800 is answered by another process, pid 77 (squatter)');
       expect(spawner.last.alive).to.equal(false);
       expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
     });
@@ -366,7 +370,8 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       };
       const { model } = create();
       const error = await model.acquire().then(() => null, (caught: unknown) => caught);
-      expect((error as GatewayError).message).to.include('process exited early (code 1)').and.include('bind: address already in use');
+      expect((error as GatewayError).message).to.equal('Model "m" could not start: process exited early (code 1)');
+      expect((error as GatewayError).detail).to.include('process exited early (code 1)').and.include('bind: address already in use');
       expect(model.state).to.equal('stopped');
     });
 
