@@ -13,6 +13,7 @@ import { GatewayError } from '../lib/errors.js';
 import type { Route } from '../lib/gateway/name-routing.js';
 import { setPeerRequestContext, setRequestContext, type ModelDirectory, type StreamedBody } from '../lib/gateway/types.js';
 import { findField, spliceBuffer, uploadOf, type FieldSpan, type Upload } from './multipart.js';
+import { expectsBody } from '../lib/http/body-deadline.js';
 
 /** Routes a requested name (the gateway's `NameRouter`); without one, names are ids and aliases only. */
 export interface NameRouting {
@@ -56,6 +57,23 @@ export function rewriteBody(body: Record<string, unknown>, model: ModelConfig, n
 /** The raw body read by express.raw, or undefined when there is none (no body, or an empty one). */
 export function rawBody(req: Request): Buffer | undefined {
   return Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
+}
+
+/**
+ * The body a parser of the host app already read, re-serialised: an app that uses `express.json()`
+ * or `express.urlencoded()` before mounting siesta leaves an object in `req.body` and the stream
+ * consumed (express.raw then skips it), so the bytes to forward must be made again. Undefined when
+ * `req.body` is no such object or the request declared no body.
+ */
+export function reserialisedBody(req: Request): Buffer | undefined {
+  const body: unknown = req.body;
+  if (body === null || typeof body !== 'object' || Buffer.isBuffer(body) || !expectsBody(req.headers)) return undefined;
+  if (!isUrlEncoded(req)) return Buffer.from(JSON.stringify(body));
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    for (const item of Array.isArray(value) ? value : [value]) params.append(key, typeof item === 'string' ? item : JSON.stringify(item));
+  }
+  return Buffer.from(params.toString());
 }
 
 function needsFilters(filters: Filters, name: string): boolean {
@@ -112,7 +130,11 @@ export function replaceQueryModel(url: string, name: string): string {
 export function createResolveModelMiddleware(options: Readonly<ResolveModelOptions>): RequestHandler {
   const { models, routing } = options;
   return function resolveModelMiddleware(req, res, next) {
-    const raw = rawBody(req);
+    let raw = rawBody(req);
+    if (raw === undefined && (raw = reserialisedBody(req)) !== undefined) {
+      // The host's parser decoded it: the bytes forwarded are plain, whatever the client sent.
+      delete req.headers['content-encoding'];
+    }
     const contentType = req.headers['content-type'] ?? '';
     const upload = uploadOf(res);
     let source: Source = { kind: 'query', raw };
