@@ -19,7 +19,7 @@ import { loadGatewayConfig } from '../../lib/gateway/load-config.js';
 import { fakeCommand } from '../helpers/fake-upstream.js';
 import { assertNoChildren, freePort, isAlive, pollUntil } from '../helpers/wait.js';
 import { killStarted, runningPids, startCli, stopCli } from '../integration/cli/support.js';
-import { chat, cleanup, configYaml, genericCmd, openGateway, sseEvents, tempDir, textParser, track, upstreamCalls, vllmCmd, type Harness } from './support.js';
+import { chat, cleanup, configYaml, genericCmd, memoryLogger, openGateway, sseEvents, tempDir, textParser, track, upstreamCalls, vllmCmd, type Harness } from './support.js';
 
 interface Row {
   /** The fault injected. */
@@ -40,8 +40,13 @@ function expectError(body: unknown, code: string): string {
 }
 
 /** A model `m` alone; `global` adds top-level keys. */
-async function one(model: Record<string, unknown>, global: Record<string, unknown> = {}): Promise<Harness> {
-  return openGateway(await configYaml({ m: model }, global));
+async function one(model: Record<string, unknown>, global: Record<string, unknown> = {}, logger?: ReturnType<typeof memoryLogger>): Promise<Harness> {
+  return openGateway(await configYaml({ m: model }, global), logger ? { logger } : {});
+}
+
+/** The `detail` of the gateway's `request failed` lines: what admins and the log get beyond the client's short reason. */
+function failureDetails(logger: ReturnType<typeof memoryLogger>): string {
+  return logger.lines.filter((line) => line.message === 'request failed').map((line) => (typeof line.fields['detail'] === 'string' ? line.fields['detail'] : '')).join('\n');
 }
 
 const vllm = (extra: readonly string[] = []): Record<string, unknown> => ({ cmd: vllmCmd('m', extra), backend: 'vllm' });
@@ -125,13 +130,15 @@ const cliServers = new Set<number>();
 const ROWS: readonly Row[] = [
   {
     fault: 'the model server crashes mid-stream',
-    client: '200 stream: the model chunks sent before the crash, then an OpenAI error event (upstream_failed)',
+    client: '200 stream: the model chunks sent before the crash, an OpenAI error event (upstream_failed), then [DONE]',
     state: 'stopped; the next request cold-starts it',
     async run() {
       const harness = await one({ cmd: genericCmd('m', ['--crash-mid-stream']) });
       const response = await request(harness.app).post('/v1/chat/completions').send(chat('m', { stream: true })).buffer(true).parse(textParser);
       expect(response.status).to.equal(200);
-      const events = sseEvents(response.body as string).filter((event) => event !== '[DONE]');
+      const all = sseEvents(response.body as string);
+      expect(all.at(-1), 'the stream still ends with [DONE] (issue 11, defect 8)').to.equal('[DONE]');
+      const events = all.filter((event) => event !== '[DONE]');
       expect(events.filter((event) => event['system_fingerprint'] === 'fake-m').length, 'chunks before the crash').to.be.at.least(1);
       expectError(events.at(-1), 'upstream_failed');
       await pollUntil(() => harness.gateway.manager.state('m') === 'stopped', { what: 'the crash to be noticed' });
@@ -140,16 +147,20 @@ const ROWS: readonly Row[] = [
   },
   {
     fault: 'the model server exits during its start (--fail-start)',
-    client: '503 start_failed naming the reason from the model\'s log; a second request is tried again',
+    client: '503 start_failed with a short reason (the model\'s log lines go to the gateway log, not the client); a second request is tried again',
     state: 'stopped, no process left',
     async run() {
-      const harness = await one({ cmd: genericCmd('m', ['--fail-start']) });
+      const logger = memoryLogger();
+      const harness = await one({ cmd: genericCmd('m', ['--fail-start']) }, {}, logger);
       for (const attempt of [1, 2]) {
         const response = await request(harness.app).post('/v1/chat/completions').send(chat('m'));
         expect(response.status, `attempt ${attempt}`).to.equal(503);
-        expect(expectError(response.body, 'start_failed')).to.include('out of memory (--fail-start)');
+        const message = expectError(response.body, 'start_failed');
+        expect(message).to.include('could not start');
+        expect(message, 'no server output for API clients').to.not.include('--fail-start');
         expect(harness.gateway.manager.state('m')).to.equal('stopped');
       }
+      expect(failureDetails(logger)).to.include('out of memory (--fail-start)');
     },
   },
   {
@@ -167,7 +178,7 @@ const ROWS: readonly Row[] = [
       const response = await answer;
       expect(response.status, JSON.stringify(response.body)).to.equal(503);
       const message = expectError(response.body, 'start_failed');
-      expect(message, message).to.match(/not ready after \d+s \(last check: /);
+      expect(message, message).to.match(/not ready after \d+s/);
       expect(harness.gateway.manager.state('m')).to.equal('stopped');
       await pollUntil(() => !isAlive(pid), { what: `the unhealthy server ${pid} to be killed` });
     },
@@ -299,15 +310,17 @@ const ROWS: readonly Row[] = [
   },
   {
     fault: 'a foreign process holds the model\'s fixed port',
-    client: '503 start_failed "port … is already in use by pid …"; the foreign server receives nothing',
+    client: '503 start_failed "port … is already in use" (the log names the holder\'s pid); the foreign server receives nothing',
     state: 'stopped; no server spawned',
     async run() {
       const port = await freePort();
       const foreign = await startForeign(port);
-      const harness = await one({ cmd: fakeCommand(['--port', String(port), '--backend', 'generic', '--model', 'm']), proxy: `http://127.0.0.1:${port}` });
+      const logger = memoryLogger();
+      const harness = await one({ cmd: fakeCommand(['--port', String(port), '--backend', 'generic', '--model', 'm']), proxy: `http://127.0.0.1:${port}` }, {}, logger);
       const response = await request(harness.app).post('/v1/chat/completions').set('authorization', 'Bearer secret').send(chat('m'));
       expect(response.status, JSON.stringify(response.body)).to.equal(503);
-      expect(expectError(response.body, 'start_failed')).to.include(`port ${port} is already in use by pid ${foreign.child.pid}`);
+      expect(expectError(response.body, 'start_failed')).to.include(`port ${port} is already in use`);
+      expect(failureDetails(logger)).to.include(`port ${port} is already in use by pid ${foreign.child.pid}`);
       expect(harness.gateway.manager.state('m')).to.equal('stopped');
       expect(harness.gateway.manager.process('m').pid).to.equal(null);
       expect(foreign.output().split('\n').filter((line) => line.startsWith('request '))).to.deep.equal([]);
