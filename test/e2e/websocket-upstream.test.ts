@@ -50,7 +50,7 @@ async function openWs(port: number, path: string, headers: Record<string, string
   const key = randomBytes(16).toString('base64');
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
-  let buffered = Buffer.alloc(0);
+  let buffered: Buffer = Buffer.alloc(0);
   const messages: string[] = [];
   const waiters: ((text: string) => void)[] = [];
   const head = await new Promise<string>((resolve, reject) => {
