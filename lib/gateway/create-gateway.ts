@@ -26,8 +26,7 @@ import { createResolveModelMiddleware } from '../../middleware/resolve-model.js'
 import { createUpstreamMiddleware, upstreamIndexRedirect } from '../../middleware/upstream.js';
 import { createUpgradeHandler, type UpgradeHandler } from '../../middleware/upstream-upgrade.js';
 import { loadGatewayConfig, pluginIssues } from './load-config.js';
-import { changedModels, ModelManager } from './model-manager.js';
-import type { ModelProcess } from '../process/model-process.js';
+import { changedModels, ModelManager, reloadPlan, type ReloadHandoff } from './model-manager.js';
 import { ConfigError } from '../config/errors.js';
 import { Metrics } from '../metrics.js';
 import { createAdminApi, type EventStreamOptions } from '../../middleware/admin-api.js';
@@ -146,7 +145,7 @@ function build(
   log: Logger,
   options: GatewayOptions,
   lasting: Lasting,
-  reload?: { readonly adopt: ReadonlyMap<string, ModelProcess>; readonly startGate: Promise<unknown> },
+  reload?: ReloadHandoff,
 ): Built {
   const { config } = loaded;
   const manager = new ModelManager({
@@ -156,7 +155,7 @@ function build(
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.spawner ? { spawner: options.spawner } : {}),
     ...(options.http ? { http: options.http } : {}),
-    ...(reload ? { adopt: reload.adopt, startGate: reload.startGate } : {}),
+    ...(reload ? { adopt: reload.adopt, retiring: reload.retiring } : {}),
   });
 
   const router = express.Router();
@@ -300,21 +299,21 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         ...source,
       });
       for (const warning of next.loaded.warnings) log.warn('config warning', { path: warning.path, message: warning.message });
-      const changed = changedModels(current.config, next.loaded.config);
-      const previous = current;
-      const keep = new Set(Object.keys(next.loaded.config.models).filter((id) => !changed.has(id)));
-      const adopted = new Map(previous.manager.processes().filter((process) => keep.has(process.id)).map((process) => [process.id, process]));
-      // Stop what changed and switch in the same tick, so that no request meets a closed manager.
-      // A changed model's new process waits for its old one to stop before it starts: both would
-      // bind the same port.
-      const released = previous.manager.handOver(keep);
-      current = build(next.loaded, next.plugins, log, options, lasting, { adopt: adopted, startGate: released });
+      // Nothing in flight is cut (issue 11 defect 7): models whose change does not touch the
+      // process keep it (RELOAD_EFFECT in lib/process/model-process.ts); the others are drained,
+      // and their new process starts once the old one has stopped (both would bind the same port).
+      // The hand-over builds the new configuration and switches in the same tick, so that no
+      // request meets a closed manager; requests queued in the old one move to the new one.
+      const plan = reloadPlan(current.config, next.loaded.config);
+      const changed = changedModels(plan);
+      const { next: built, stopped } = current.manager.handOver(plan, (handoff) => build(next.loaded, next.plugins, log, options, lasting, handoff));
+      current = built;
       lasting.profiles.revalidate(next.loaded.config);
       lasting.feed.attach(current.manager);
       lasting.metrics.attach(current.manager);
-      await released;
-      log.info('configuration reloaded', { restarted: [...changed].join(',') || 'none' });
-      return { changed: [...changed] };
+      await stopped;
+      log.info('configuration reloaded', { restarted: changed.join(',') || 'none', updated: plan.updated.join(',') || 'none' });
+      return { changed };
     },
     async close() {
       // Stop the models first so that open event streams see them stop, then end the streams

@@ -13,7 +13,7 @@ import type { PluginRegistry } from '../plugins/registry.js';
 import type { RecipeTimeouts } from '../plugins/recipes.js';
 import type { HttpClient } from '../process/http.js';
 import { LogRing, type LogLine } from '../process/log-ring.js';
-import { ModelProcess, type Lease, type ReadyOutcome } from '../process/model-process.js';
+import { ModelProcess, restartFields, type Lease, type ReadyOutcome } from '../process/model-process.js';
 import { reapLeftovers, type PidRecord } from '../process/pid-files.js';
 import type { Spawner } from '../process/spawner.js';
 import type { ModelState, StateChange } from '../process/states.js';
@@ -29,21 +29,83 @@ export interface ModelManagerOptions {
   readonly spawner?: Spawner;
   readonly http?: HttpClient;
   /**
-   * Running processes to take over from a previous manager (config reload): used for the models
-   * whose configuration did not change, keyed by model id.
+   * Running processes to take over from a previous manager (config reload), keyed by model id: the
+   * models whose configuration did not change or changed only in fields that apply in place; each
+   * adopts its new configuration.
    */
   readonly adopt?: ReadonlyMap<string, ModelProcess>;
-  /** New (not adopted) processes start only once this settles: the previous manager's stops (reload). */
-  readonly startGate?: Promise<unknown>;
+  /**
+   * Processes of the previous configuration still draining and stopping (reload). A model's new
+   * process starts only after the old process of the same model, or one on the same port or proxy,
+   * or of a model no longer configured, has stopped; until then the scheduler sees the model as
+   * releasing, so its requests wait (they are not rejected) and a swap partner does not load early.
+   */
+  readonly retiring?: readonly Retiring[];
 }
 
-/** Models whose resolved configuration differs between two configs (added, removed or changed). */
-export function changedModels(before: GatewayConfig, after: GatewayConfig): Set<string> {
-  const changed = new Set<string>();
-  for (const id of new Set([...Object.keys(before.models), ...Object.keys(after.models)])) {
-    if (JSON.stringify(before.models[id]) !== JSON.stringify(after.models[id])) changed.add(id);
+/** An old process being replaced on a config reload: it drains, then stops for good. */
+export interface Retiring {
+  readonly process: ModelProcess;
+  /** Settles (never rejects) once the process has stopped. */
+  readonly stopped: Promise<void>;
+}
+
+/** What a config reload does to each model (issue 11 defect 7). */
+export interface ReloadPlan {
+  /** Kept running with their new configuration: unchanged, or changed only in in-place fields. */
+  readonly adopt: readonly string[];
+  /** The adopted models whose configuration did change (in place). */
+  readonly updated: readonly string[];
+  /** Changed in a field that shapes the process (RELOAD_EFFECT): drained, stopped, started anew. */
+  readonly restart: readonly string[];
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** The reload plan from the old configuration to the new one: a pure decision per model. */
+export function reloadPlan(before: GatewayConfig, after: GatewayConfig): ReloadPlan {
+  const plan = { adopt: [] as string[], updated: [] as string[], restart: [] as string[], added: [] as string[], removed: [] as string[] };
+  for (const id of Object.keys(before.models)) if (!Object.hasOwn(after.models, id)) plan.removed.push(id);
+  for (const [id, model] of Object.entries(after.models)) {
+    const old = Object.hasOwn(before.models, id) ? before.models[id] : undefined;
+    if (old === undefined) plan.added.push(id);
+    else if (restartFields(old, model).length > 0) plan.restart.push(id);
+    else {
+      plan.adopt.push(id);
+      if (JSON.stringify(old) !== JSON.stringify(model)) plan.updated.push(id);
+    }
   }
-  return changed;
+  return plan;
+}
+
+/** The models a reload starts, stops or restarts (what `reload()` reports as changed). */
+export function changedModels(plan: ReloadPlan): string[] {
+  return [...plan.restart, ...plan.added, ...plan.removed];
+}
+
+/**
+ * How long a stop waits for the requests in flight. An admin unload (and an eviction, which only
+ * meets requests the scheduler did not grant: those of a process adopted on a reload) waits the
+ * model's unloadTimeout, as llama-swap bounds a stop by it; a reload, which nobody asked to cut
+ * anything, waits at least RELOAD_DRAIN_MS. After that the process is stopped anyway (logged).
+ */
+export const RELOAD_DRAIN_MS = 10 * 60_000;
+function unloadDrainMs(process: ModelProcess): number {
+  return process.model.unloadTimeoutMs;
+}
+function reloadDrainMs(process: ModelProcess): number {
+  return Math.max(process.model.unloadTimeoutMs, RELOAD_DRAIN_MS);
+}
+
+/** Whether `next` must not start before `old` has stopped: same model, same port or proxy, or a model no longer configured. */
+function mustWaitFor(old: ModelConfig, next: ModelConfig, configured: GatewayConfig): boolean {
+  return old.id === next.id || old.proxy === next.proxy || (old.port !== null && old.port === next.port) || !Object.hasOwn(configured.models, old.id);
+}
+
+/** What a new manager takes over from the previous one on a reload. */
+export interface ReloadHandoff {
+  readonly adopt: ReadonlyMap<string, ModelProcess>;
+  readonly retiring: readonly Retiring[];
 }
 
 /**
@@ -60,6 +122,8 @@ export function leftoverGraceMs(config: GatewayConfig): (model: string) => numbe
 interface Waiter {
   readonly model: string;
   readonly askedAt: number;
+  readonly signal: AbortSignal;
+  readonly onAbort: () => void;
   readonly resolve: (access: ModelAccess) => void;
   readonly reject: (error: unknown) => void;
   readonly onProgress: ((progress: LoadProgress) => void) | undefined;
@@ -85,6 +149,10 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   readonly #log: Logger;
   #nextRequest = 0;
   #closed = false;
+  /** After a config reload: the manager that serves now; requests that still reach this one go there. */
+  #successor: ModelManager | null = null;
+  /** Old processes still draining after reloads (this manager's own retirements and inherited ones). */
+  #retiring: Retiring[] = [];
   /** The crash clean-up of `start()`; model starts wait for it. Never rejects. */
   #reaping: Promise<void> = Promise.resolve();
 
@@ -101,7 +169,9 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       if (adopted) {
         adopted.removeAllListeners('state').removeAllListeners('self-sleep');
         adopted.logs.removeAllListeners('line');
+        adopted.adopt(model);
       }
+      const gates = (options.retiring ?? []).filter((old) => mustWaitFor(old.process.model, model, this.config)).map((old) => old.stopped);
       const logs = adopted?.logs ?? new LogRing();
       logs.on('line', (line) => this.emit('log', { model: model.id, line }));
       const process = adopted ?? new ModelProcess({
@@ -114,7 +184,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.spawner ? { spawner: options.spawner } : {}),
         ...(options.http ? { http: options.http } : {}),
-        ...(options.startGate ? { startGate: options.startGate } : {}),
+        ...(gates.length > 0 ? { startGate: Promise.all(gates) } : {}),
       });
       process.on('state', (change) => this.#onState(change));
       process.on('self-sleep', (status) => this.emit('self-sleep', status));
@@ -140,18 +210,57 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         this.#apply({ type: 'external', model: process.id, state: process.state });
       }
     }
+    for (const old of options.retiring ?? []) {
+      if (old.process.state === 'shutdown') continue; // already gone
+      this.#retiring.push(old);
+      const id = old.process.id;
+      if (!this.#processes.has(id)) continue;
+      // The old process of this model still drains: the model is releasing until it has stopped.
+      if (this.process(id).state === 'stopped') this.#apply({ type: 'external', model: id, state: 'stopping' });
+      void old.stopped.then(() => {
+        this.#retiring = this.#retiring.filter((other) => other !== old);
+        const current = this.#processes.get(id);
+        if (!this.#closed && current && !this.#retiring.some((other) => other.process.id === id)) {
+          this.#apply({ type: 'external', model: id, state: current.state });
+        }
+      });
+    }
   }
 
   /**
-   * After a new manager adopted the processes of `keep` (config reload): stop the rest and take
-   * no more requests. Requests already in progress here finish normally.
+   * Config reload: hand this manager's models over to a new one that `build` makes, in one tick
+   * so that no request meets a closed manager. The processes of models that keep running (plan
+   * `adopt`) move to the new manager with their new configuration; those of restarted and removed
+   * models are retired (a start in progress is abandoned, requests in flight finish, then they
+   * stop); requests queued here move to the new manager (they are not rejected), and requests
+   * that still reach this manager later go there too. `stopped` settles when every retired
+   * process has stopped.
    */
-  async handOver(keep: ReadonlySet<string>): Promise<void> {
+  handOver<T extends { readonly manager: ModelManager }>(plan: ReloadPlan, build: (handoff: ReloadHandoff) => T): { next: T; stopped: Promise<void> } {
+    const adopt = new Map(plan.adopt.filter((id) => this.#processes.has(id)).map((id) => [id, this.#processes.get(id)!]));
+    const retired: Retiring[] = [...plan.restart, ...plan.removed].filter((id) => this.#processes.has(id)).map((id) => {
+      const process = this.#processes.get(id)!;
+      const stopped = process.retire('config reload', reloadDrainMs(process)).catch((error: unknown) => {
+        this.#log.error('stopping a replaced model failed', { model: id, error: (error as Error).message });
+      });
+      return { process, stopped };
+    });
+    const next = build({ adopt, retiring: [...this.#retiring, ...retired] });
     this.#closed = true;
-    this.#apply({ type: 'shutdown' });
-    const stopping = this.processes().filter((process) => !keep.has(process.id)).map((process) => process.shutdown());
+    this.#successor = next.manager;
+    for (const [requestId, waiter] of [...this.#waiters]) {
+      if (waiter.granted) continue;
+      this.#waiters.delete(requestId);
+      this.#apply({ type: 'cancel', requestId, at: Date.now() });
+      waiter.signal.removeEventListener('abort', waiter.onAbort);
+      next.manager.acquire(waiter.model, { signal: waiter.signal, ...(waiter.onProgress ? { onProgress: waiter.onProgress } : {}) }).then(
+        (access) => waiter.resolve({ ...access, waitedMs: performance.now() - waiter.askedAt }),
+        waiter.reject,
+      );
+    }
     this.#processes.clear();
-    await Promise.all(stopping);
+    this.#retiring = [];
+    return { next, stopped: Promise.all(retired.map((old) => old.stopped)).then(() => undefined) };
   }
 
   /**
@@ -201,12 +310,14 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   }
 
   process(id: string): ModelProcess {
+    if (this.#successor) return this.#successor.process(id);
     const process = this.#processes.get(id);
     if (!process) throw new GatewayError('model_not_found', `Model "${id}" is not configured`);
     return process;
   }
 
   processes(): ModelProcess[] {
+    if (this.#successor) return this.#successor.processes();
     return [...this.#processes.values()];
   }
 
@@ -220,7 +331,9 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
 
   /** Wait until the scheduler admits a request for `id` and the model is ready; returns a lease. */
   acquire(id: string, options: AcquireOptions): Promise<ModelAccess> {
+    if (this.#successor) return this.#successor.acquire(id, options); // a request that began before a reload
     if (this.#closed) return Promise.reject(new GatewayError('shutting_down'));
+    if (!this.#processes.has(id)) return Promise.reject(new GatewayError('model_not_found', `Model "${id}" is not configured`));
     const requestId = `r${++this.#nextRequest}`;
     return new Promise<ModelAccess>((resolve, reject) => {
       const onAbort = (): void => {
@@ -234,7 +347,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         options.signal.removeEventListener('abort', onAbort);
         finish(value);
       };
-      const waiter: Waiter = { model: id, askedAt: performance.now(), resolve: settle(resolve), reject: settle(reject), onProgress: options.onProgress, position: null, outcome: null, granted: false };
+      const waiter: Waiter = { model: id, askedAt: performance.now(), signal: options.signal, onAbort, resolve: settle(resolve), reject: settle(reject), onProgress: options.onProgress, position: null, outcome: null, granted: false };
       this.#waiters.set(requestId, waiter);
       if (options.signal.aborted) return onAbort();
       options.signal.addEventListener('abort', onAbort, { once: true });
@@ -248,7 +361,8 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
    * it would have to wait; then use `acquire`.
    */
   tryAcquire(id: string): ModelAccess | undefined {
-    if (this.#closed) return undefined; // acquire() gives the right error (also after a reload's hand-over)
+    if (this.#successor) return this.#successor.tryAcquire(id);
+    if (this.#closed || !this.#processes.has(id)) return undefined; // acquire() gives the right error
     const process = this.process(id);
     const at = Date.now();
     if (process.state !== 'ready' || !this.#scheduler.grantsAtOnce(id, at)) return undefined;
@@ -283,17 +397,19 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     return this.load(id);
   }
 
+  /** Stop a model once its requests in flight finished (at most its unloadTimeout); requests meanwhile wait, then start it again. */
   async unload(id: string): Promise<void> {
-    await this.process(id).stop('api');
+    const process = this.process(id);
+    await process.stop('api', { drainMs: unloadDrainMs(process) });
   }
 
   async unloadAll(): Promise<void> {
-    await Promise.all(this.processes().map((process) => process.stop('unload all')));
+    await Promise.all(this.processes().map((process) => process.stop('unload all', { drainMs: unloadDrainMs(process) })));
   }
 
   /** Last resort when the gateway must exit at once: SIGKILL every child group, synchronously. */
   killAllNow(): void {
-    for (const process of this.#processes.values()) {
+    for (const process of [...this.#processes.values(), ...this.#retiring.map((old) => old.process)]) {
       if (process.pid !== null) {
         try {
           globalThis.process.kill(-process.pid, 'SIGKILL');
@@ -310,7 +426,8 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       this.#closed = true;
       this.#apply({ type: 'shutdown' });
     }
-    await Promise.all(this.processes().map((process) => process.shutdown()));
+    // Old processes still draining after a reload stop now too (shutdown cuts a drain short).
+    await Promise.all([...this.processes(), ...this.#retiring.map((old) => old.process)].map((process) => process.shutdown()));
   }
 
   // ---- scheduler glue ----
@@ -321,8 +438,10 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
 
   #perform(effect: SchedulerEffect): void {
     switch (effect.type) {
-      case 'load':
-        this.#runOwn(effect.model, () => this.#reaping.then(() => this.process(effect.model).ensureReady()), (outcome) => {
+      case 'load': {
+        // The process of this manager, taken now: after a reload `process()` answers for the successor.
+        const process = this.process(effect.model);
+        this.#runOwn(effect.model, () => this.#reaping.then(() => process.ensureReady()), (outcome) => {
           for (const waiter of this.#waiters.values()) if (waiter.model === effect.model && !waiter.granted) waiter.outcome ??= outcome;
           return { type: 'loaded', model: effect.model };
         }, (error) => {
@@ -336,9 +455,10 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
           return { type: 'load-failed', model: effect.model, message: failure.message };
         });
         return;
+      }
       case 'evict': {
         const process = this.process(effect.model);
-        const operation = (): Promise<'asleep' | 'stopped'> => (effect.action === 'sleep' ? process.sleep('evicted') : process.stop('evicted').then(() => 'stopped' as const));
+        const operation = (): Promise<'asleep' | 'stopped'> => (effect.action === 'sleep' ? process.sleep('evicted') : process.stop('evicted', { drainMs: unloadDrainMs(process) }).then(() => 'stopped' as const));
         this.#runOwn(effect.model, operation, (to) => ({ type: 'released', model: effect.model, to }), () => ({ type: 'released', model: effect.model, to: 'stopped' }));
         return;
       }

@@ -48,6 +48,53 @@ export interface ModelProcessOptions {
   readonly startGate?: Promise<unknown>;
 }
 
+/**
+ * What a change of each configuration field does to a model's running process on a config reload
+ * (issue 11 defect 7). `restart`: the field shapes the process, or how it is reached, started,
+ * stopped, put to sleep or woken, so the old process is drained and a new one started. `in-place`:
+ * the field is read per request or per decision (routing, forwarding, queueing, idle ladder, stop
+ * grace), so the running process is kept and simply takes the new value. A `Record` over every key
+ * of ModelConfig: a new field does not compile until it is classified here.
+ */
+export const RELOAD_EFFECT: Readonly<Record<keyof ModelConfig, 'restart' | 'in-place'>> = {
+  id: 'restart', // the identity; two configs are compared per id, so it never differs
+  cmd: 'restart',
+  env: 'restart',
+  proxy: 'restart', // where the process is reached (and the port guarded)
+  port: 'restart', // ${PORT}: the port the process was told to listen on
+  checkEndpoint: 'restart', // the readiness the process was started against
+  backend: 'restart', // the plugin: defaults (env, checkEndpoint), probes and recipes
+  options: 'restart', // plugin options may shape the command line or the recipes
+  cmdStop: 'restart', // tied to how the process was started (a container name, a pid file)
+  sleep: 'restart', // a sleeping process must be woken by the recipe it slept with; vLLM needs
+  sleepEndpoints: 'restart', // --enable-sleep-mode at start: recipe and process go together
+  wakeEndpoints: 'restart',
+  name: 'in-place',
+  description: 'in-place',
+  aliases: 'in-place',
+  unlisted: 'in-place',
+  metadata: 'in-place',
+  capabilities: 'in-place',
+  useModelName: 'in-place',
+  filters: 'in-place',
+  concurrencyLimit: 'in-place',
+  sendLoadingState: 'in-place',
+  ignoreWebsockets: 'in-place',
+  timeouts: 'in-place', // proxy timeouts, read per forwarded request
+  idle: 'in-place', // the idle ladder (ttl included) is re-armed on the running process
+  priority: 'in-place', // queue order, read by the new scheduler
+  resources: 'in-place', // budgets, read by the new scheduler
+  unloadTimeoutMs: 'in-place', // read when the process is stopped
+  healthCheckTimeoutMs: 'in-place', // read when a process starts; a running one is past it
+};
+
+/** The fields whose change needs a new process (see RELOAD_EFFECT); empty = the running process can adopt `after`. */
+export function restartFields(before: ModelConfig, after: ModelConfig): (keyof ModelConfig)[] {
+  return (Object.keys(RELOAD_EFFECT) as (keyof ModelConfig)[]).filter(
+    (field) => RELOAD_EFFECT[field] === 'restart' && JSON.stringify(before[field]) !== JSON.stringify(after[field]),
+  );
+}
+
 export type ReadyAction = 'none' | 'started' | 'woke';
 
 export interface ReadyOutcome {
@@ -68,7 +115,8 @@ type Events = {
 };
 
 export class ModelProcess extends EventEmitter<Events> {
-  readonly model: ModelConfig;
+  /** The configuration in use; a config reload may swap it for one that differs only in-place (`adopt`). */
+  #model: ModelConfig;
   readonly plugin: BackendPlugin;
   readonly logs: LogRing;
   readonly #timeouts: RecipeTimeouts;
@@ -97,17 +145,20 @@ export class ModelProcess extends EventEmitter<Events> {
   #ops: Promise<unknown> = Promise.resolve();
   #readyPromise: Promise<ReadyOutcome> | null = null;
   #drainWaiters: (() => void)[] = [];
+  /** Resolves when shutdown() is called: a drain in progress stops waiting. */
+  #cutDrain!: () => void;
+  readonly #drainCut = new Promise<void>((resolve) => (this.#cutDrain = resolve));
   #idleTimer: TimerHandle | null = null;
   #idleStepsDone = 0;
   #statusTimer: TimerHandle | null = null;
   readonly #abort = new AbortController();
   #startGate: Promise<unknown> | null;
   /** Resolves when shutdown() is called, so a cold start in progress gives up at once. */
-  readonly #aborted = new Promise<string>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve('the gateway is shutting down'), { once: true }));
+  readonly #aborted = new Promise<string>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve(typeof this.#abort.signal.reason === 'string' ? this.#abort.signal.reason : 'the gateway is shutting down'), { once: true }));
 
   constructor(options: ModelProcessOptions) {
     super();
-    this.model = options.model;
+    this.#model = options.model;
     this.plugin = options.plugin;
     this.#timeouts = options.timeouts;
     this.#spawner = options.spawner ?? realSpawner;
@@ -125,8 +176,11 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#lastUsedAt = this.#clock.now();
   }
 
+  get model(): ModelConfig {
+    return this.#model;
+  }
   get id(): string {
-    return this.model.id;
+    return this.#model.id;
   }
   get state(): ModelState {
     return this.#state;
@@ -201,14 +255,51 @@ export class ModelProcess extends EventEmitter<Events> {
     return this.#enqueue(() => this.#doSleep(reason, level));
   }
 
-  /** Stop the server process (cmdStop or SIGTERM to its group, SIGKILL after unloadTimeout). */
-  stop(reason: string): Promise<void> {
-    return this.#enqueue(() => this.#doStop(reason));
+  /**
+   * Stop the server process (cmdStop or SIGTERM to its group, SIGKILL after unloadTimeout). With
+   * `drainMs`, the requests in flight finish first: the state turns `stopping` at once (no new
+   * lease; a request meanwhile waits and starts the model again after the stop), and the process
+   * is stopped once the last lease is released, or after `drainMs` (logged), or at a shutdown.
+   */
+  stop(reason: string, options: { readonly drainMs?: number } = {}): Promise<void> {
+    return this.#enqueue(() => this.#doStop(reason, options.drainMs));
   }
 
-  /** Stop and refuse every later request. */
+  /**
+   * This process is being replaced (config reload): a start or wake in progress is abandoned, the
+   * requests in flight are drained as by `stop` (at most `drainMs`), then the process stops for
+   * good (state `shutdown`, so it never starts again; its successor starts instead).
+   */
+  async retire(reason: string, drainMs: number): Promise<void> {
+    this.#abort.abort(`${reason}: replaced by a new process`);
+    await this.#enqueue(async () => {
+      await this.#doStop(reason, drainMs);
+      this.#cancelTimers();
+      if (this.#state === 'stopped') this.#transition('shutdown', reason);
+    });
+  }
+
+  /**
+   * Take a new configuration of this model that differs from the current one only in fields that
+   * apply in place (RELOAD_EFFECT): the process keeps running. A changed idle ladder is armed anew.
+   */
+  adopt(model: ModelConfig): void {
+    const restart = restartFields(this.#model, model);
+    if (model.id !== this.#model.id || restart.length > 0) {
+      throw new Error(`bug: model ${this.id} cannot adopt a configuration that changes ${[model.id !== this.#model.id ? 'id' : '', ...restart].filter(Boolean).join(', ')}`);
+    }
+    const ladderChanged = JSON.stringify(model.idle) !== JSON.stringify(this.#model.idle);
+    this.#model = model;
+    if (ladderChanged) {
+      this.#idleStepsDone = 0;
+      if ((this.#state === 'ready' || this.#state === 'asleep') && this.#inFlight === 0) this.#armTimers();
+    }
+  }
+
+  /** Stop and refuse every later request. A drain in progress is cut short. */
   async shutdown(): Promise<void> {
     this.#abort.abort();
+    this.#cutDrain();
     await this.#enqueue(async () => {
       await this.#doStop('shutdown');
       this.#cancelTimers();
@@ -413,10 +504,11 @@ export class ModelProcess extends EventEmitter<Events> {
     return 'asleep';
   }
 
-  async #doStop(reason: string): Promise<void> {
+  async #doStop(reason: string, drainMs?: number): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'shutdown') return;
     this.#cancelTimers();
     this.#transition('stopping', reason);
+    if (drainMs !== undefined) await this.#drainFor(drainMs, reason);
     await this.#killChild();
     this.#asleepWith = null;
     this.#transition('stopped', reason);
@@ -559,6 +651,24 @@ export class ModelProcess extends EventEmitter<Events> {
   #drain(): Promise<void> {
     if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Wait for the requests in flight to finish, at most `drainMs` (then log and go on) or until a shutdown. */
+  async #drainFor(drainMs: number, reason: string): Promise<void> {
+    if (this.#inFlight === 0) return;
+    const inFlight = this.#inFlight;
+    this.#log.info('draining model', { model: this.id, inFlight, drainMs, reason });
+    let timer: TimerHandle | undefined;
+    const outcome = await Promise.race([
+      this.#drain().then(() => 'drained' as const),
+      this.#drainCut.then(() => 'cut' as const),
+      new Promise<'timeout'>((resolve) => (timer = this.#clock.setTimer(drainMs, () => resolve('timeout')))),
+    ]);
+    timer?.cancel();
+    if (outcome === 'timeout') {
+      this.#log.warn('drain timed out, stopping with requests in flight', { model: this.id, inFlight: this.#inFlight, drainMs, reason });
+      this.logs.push('siesta', `${this.#inFlight} request(s) still in flight ${drainMs} ms after the stop began (${reason}): stopping anyway`);
+    }
   }
 
   // ---- timers: idle ladder and self-sleep status ----
