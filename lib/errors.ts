@@ -91,5 +91,6 @@ export function toGatewayError(error: unknown): GatewayError {
     return new GatewayError(code, `${ERROR_TABLE[code].message}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   if (code === 'bad_request') return new GatewayError(code, error instanceof Error ? error.message : String(error), { cause: error });
-  return new GatewayError('internal', error instanceof Error ? error.message : String(error), { cause: error });
+  // An unexpected exception: its message (a stack, a path, an internal name) is for the logs; the client gets the table's.
+  return new GatewayError('internal', undefined, { cause: error, detail: error instanceof Error ? (error.stack ?? error.message) : String(error) });
 }

@@ -64,7 +64,7 @@ export function exposureWarning(exposure: Exposure): string | undefined {
   return [
     `warning: siesta listens on ${where} (port ${exposure.port}) and the configuration has no apiKeys:`,
     '  anyone who can reach this port can use every model route (/v1/chat/completions, /v1/embeddings, /v1/audio/..., ...),',
-    '  /upstream/<model>/..., /unload, /running and /metrics without a key, and so start, swap and stop your models.',
+    '  /upstream/<model>/..., /running and /metrics without a key, and so start and swap your models.',
     `  ${admin}`,
     `  To fix it: set apiKeys (and adminKeys) in the configuration, or listen on loopback only: -listen 127.0.0.1:${exposure.port}`,
   ].join('\n');
