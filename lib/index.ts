@@ -11,3 +11,4 @@ export type { LiveFeed } from './gateway/live-feed.js';
 export type { Metrics } from './metrics.js';
 export type { ModelState, StateChange } from './process/states.js';
 export { createExpressServer } from './http/express-server.js';
+export { limitBodyTime, DEFAULT_BODY_TIMEOUT_MS, type BodyDeadlineOptions } from './http/body-deadline.js';
