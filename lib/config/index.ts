@@ -1,7 +1,7 @@
 /** The configuration loader's public API. */
 export type * from './types.js';
 export { ConfigError, formatIssue, formatPath } from './errors.js';
-export { type LoadOptions, type LoadTextOptions, deepFreeze, loadConfigFile, loadConfigText } from './load.js';
+export { type LoadOptions, type LoadTextOptions, checkPlugins, deepFreeze, loadConfigFile, loadConfigText } from './load.js';
 export { DEFAULTS } from './resolve.js';
 export { CommandSyntaxError, splitCommand, stripCommentLines } from './command.js';
 export { formatDuration, formatSize, parseDuration, parseSize } from './units.js';

@@ -6,7 +6,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Schema } from 'joi';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import type { ConfigIssue, LoadedConfig } from './types.js';
@@ -14,17 +13,15 @@ import type { RawConfig } from './raw.js';
 import { ConfigError, formatPath } from './errors.js';
 import { checkKeys } from './keys.js';
 import { expandDocument } from './expand.js';
-import { resolveConfig } from './resolve.js';
+import { applyPluginChecks, resolveConfig } from './resolve.js';
+import type { PluginChecks } from './resolve-model.js';
 import { VALIDATE_OPTIONS, rootSchema } from './schema.js';
 import { dedupeIssues } from './macros.js';
 
-export interface LoadOptions {
+/** `knownBackends`: each model's `backend` must be one of them; `pluginOptionSchemas`: its `options:` must pass its plugin's schema. */
+export interface LoadOptions extends PluginChecks {
   /** The environment for `${env.NAME}`; defaults to `process.env` (the only place it is read). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Plugin names; when given, each model's `backend` must be one of them. */
-  readonly knownBackends?: readonly string[];
-  /** Each plugin's joi schema for a model's `options:` block, by plugin name. */
-  readonly pluginOptionSchemas?: Readonly<Record<string, Schema>>;
   /** Treat every warning (unknown key, ignored key...) as a problem: `siesta check --strict`. */
   readonly strict?: boolean;
 }
@@ -137,6 +134,18 @@ export function loadConfigText(text: string, options: LoadTextOptions = {}): Loa
   if (options.strict === true && loaded !== null) issues.push(...loaded.warnings);
   if (issues.length > 0 || loaded === null) throw new ConfigError(dedupeIssues(issues), configPath);
   return deepFreeze(loaded);
+}
+
+/**
+ * The plugin checks for a config loaded without them (`backend` names, each plugin's `options:`
+ * schema): `loadConfigText` with `knownBackends` / `pluginOptionSchemas` in one step, for callers
+ * that learn the plugins from the loaded config's `pluginDir` (lib/gateway/load-config.ts), so the
+ * text is parsed and validated once. Throws `ConfigError` listing every problem.
+ */
+export function checkPlugins(loaded: LoadedConfig, checks: PluginChecks): LoadedConfig {
+  const checked = applyPluginChecks(loaded.config, checks);
+  if (checked.issues.length > 0) throw new ConfigError(dedupeIssues(checked.issues), loaded.config.configPath);
+  return deepFreeze({ config: checked.config, warnings: loaded.warnings });
 }
 
 /** Reads and loads a config file; relative `pluginDir` / `stateDir` resolve against its directory. */

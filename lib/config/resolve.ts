@@ -13,7 +13,7 @@ import { checkAliases, checkPortsShared, resolveGroups, resolvePreload, resolveT
 import { DEFAULTS, list, num } from './defaults.js';
 import { formatPath } from './errors.js';
 import { macroDefinitions } from './expand.js';
-import { type ModelContext, type PluginChecks, amountsOf, resolveModel } from './resolve-model.js';
+import { type ModelContext, type PluginChecks, amountsOf, resolveBackendOptions, resolveModel } from './resolve-model.js';
 import {
   type CoexistCheck,
   type Names,
@@ -167,8 +167,26 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
   return { config, issues, warnings };
 }
 
+/**
+ * The plugin checks of `resolveModel` (backend names, each plugin's `options:` schema with its
+ * defaults), run on a config that was resolved without them: for callers that learn the plugins
+ * from the config itself (lib/gateway/load-config.ts). The same rules and messages, model by model
+ * in id order; returns the config with each model's options as the schema left them.
+ */
+export function applyPluginChecks(config: GatewayConfig, checks: PluginChecks): { config: GatewayConfig; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const issue: Report = (docPath, message) => {
+    issues.push({ path: formatPath(docPath), message });
+  };
+  const models: Record<string, ModelConfig> = {};
+  for (const [id, model] of Object.entries(config.models)) {
+    models[id] = { ...model, options: resolveBackendOptions(id, model.backend, model.options, checks, issue) };
+  }
+  return { config: { ...config, models }, issues };
+}
+
 /** The plugin directory, absolute: `pluginDir` (default `plugins`) against the config's directory. */
-export function pluginDirOf(raw: RawConfig, baseDir: string): string {
+function pluginDirOf(raw: RawConfig, baseDir: string): string {
   return path.resolve(baseDir, typeof raw.pluginDir === 'string' ? raw.pluginDir : DEFAULTS.pluginDir);
 }
 

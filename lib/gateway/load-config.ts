@@ -3,7 +3,7 @@
  * config's `backend` names and `options:` blocks are checked against the plugins found there.
  */
 import type { Schema } from 'joi';
-import { ConfigError, loadConfigFile, loadConfigText, type LoadOptions } from '../config/index.js';
+import { ConfigError, checkPlugins, loadConfigFile, loadConfigText, type LoadOptions } from '../config/index.js';
 import type { ConfigIssue, GatewayConfig, LoadedConfig } from '../config/types.js';
 import { loadPlugins, type PluginRegistry } from '../plugins/registry.js';
 import { readConfigSources } from '../config/merge.js';
@@ -41,7 +41,7 @@ export function pluginIssues(config: GatewayConfig, plugins: PluginRegistry): Co
   return issues;
 }
 
-/** A source read once: `-config` plus `-config-dir` become one merged text (the loader runs on it twice). */
+/** A source read once: `-config` plus `-config-dir` become one merged text. */
 interface ReadSource extends ConfigSource {
   readonly baseDir?: string;
 }
@@ -62,16 +62,17 @@ function load(source: ReadSource, options: LoadOptions): Promise<LoadedConfig> {
 
 export async function loadGatewayConfig(given: ConfigSource): Promise<LoadedGatewayConfig> {
   const env = { ...(given.env ? { env: given.env } : {}), ...(given.strict ? { strict: true } : {}) };
-  const source = await read(given);
-  // First pass only to learn pluginDir; backend names are checked in the second pass.
-  const first = await load(source, env);
-  const plugins = await loadPlugins(first.config.pluginDir);
+  // Parsed, validated and resolved once, without the plugins: they live in the pluginDir it names.
+  // Any problem found so far is thrown before the plugins are loaded.
+  const resolved = await load(await read(given), env);
+  const plugins = await loadPlugins(resolved.config.pluginDir);
   const schemas: Record<string, Schema> = {};
   for (const name of plugins.names()) {
     const schema = plugins.get(name)?.optionsSchema;
     if (schema) schemas[name] = schema;
   }
-  const loaded = await load(source, { ...env, knownBackends: plugins.names(), pluginOptionSchemas: schemas });
+  // Then the plugin checks on the resolved config: backend names, each plugin's options schema.
+  const loaded = checkPlugins(resolved, { knownBackends: plugins.names(), pluginOptionSchemas: schemas });
   const issues = pluginIssues(loaded.config, plugins);
   if (issues.length > 0) throw new ConfigError(issues, loaded.config.configPath);
   return { ...loaded, plugins };
