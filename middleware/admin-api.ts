@@ -195,8 +195,14 @@ export function createAdminApi(options: Readonly<AdminApiOptions>): Router {
       throw new GatewayError('not_found', `Unknown action "${action}" (known: ${MODEL_ACTIONS.join(', ')})`);
     }
     const id = findModel(manager, req.params['id'] ?? '');
-    const result = await perform(manager, id, action as ModelAction, req);
-    res.json({ model: findModelView(manager, id), action, result });
+    try {
+      const result = await perform(manager, id, action as ModelAction, req);
+      res.json({ model: findModelView(manager, id), action, result });
+    } catch (error) {
+      // Admins see what API clients do not: a failed start's command line and log tail.
+      if (!(error instanceof GatewayError) || error.detail === undefined || res.headersSent) throw error;
+      res.status(error.status).set(error.headers).json({ error: { ...error.toJSON().error, detail: error.detail } });
+    }
   });
 
   router.get('/events', createEventStreamHandler(feed, options));

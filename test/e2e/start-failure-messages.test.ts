@@ -33,6 +33,13 @@ describe('e2e: start failures as API clients see them', function () {
     await assertNoChildren();
   });
 
+  it('the admin API shows admins the detail that API clients do not get', async function () {
+    const { app } = await openGateway(await configYaml({ broken: { cmd: genericCmd('broken', ['--fail-start']) } }));
+    const response = await request(app).post('/api/models/broken/load').expect(503);
+    expect(response.body.error.message).to.equal('Model "broken" could not start: process exited early (code 1)');
+    expect(String(response.body.error.detail)).to.include('out of memory (--fail-start)');
+  });
+
   it('a server that exits: the exit code for the client, its stderr in the gateway log and /logs', async function () {
     const logger = memoryLogger();
     const { app } = await openGateway(await configYaml({ broken: { cmd: genericCmd('broken', ['--fail-start']) } }), { logger });
