@@ -167,7 +167,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       if (!plugin) throw new Error(`bug: model ${model.id} names backend ${model.backend}, which is not loaded`);
       const adopted = options.adopt?.get(model.id);
       if (adopted) {
-        adopted.removeAllListeners('state').removeAllListeners('self-sleep');
+        adopted.removeAllListeners('state').removeAllListeners('self-sleep').removeAllListeners('drained');
         adopted.logs.removeAllListeners('line');
         adopted.adopt(model);
       }
@@ -206,8 +206,14 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       ...(this.config.resources.vram !== undefined || this.config.resources.ram !== undefined ? { budgets: this.config.resources } : {}),
     });
     for (const process of options.adopt?.values() ?? []) {
-      if (this.#processes.get(process.id) === process && process.state !== 'stopped') {
-        this.#apply({ type: 'external', model: process.id, state: process.state });
+      if (this.#processes.get(process.id) !== process) continue;
+      if (process.state !== 'stopped') this.#apply({ type: 'external', model: process.id, state: process.state });
+      // Requests the previous manager granted are still in flight: the scheduler counts them as one
+      // grant until the process has none left, so it does not evict a busy model to make room.
+      if (process.state === 'ready' && process.inFlight > 0) {
+        const requestId = `adopted-${process.id}`;
+        this.#apply({ type: 'request', requestId, model: process.id, at: Date.now() });
+        process.once('drained', () => this.#apply({ type: 'serve-done', requestId, at: Date.now() }));
       }
     }
     for (const old of options.retiring ?? []) {

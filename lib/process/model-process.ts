@@ -112,6 +112,8 @@ type Events = {
   state: [StateChange];
   /** A backend that sleeps by itself changed its sleep status (llama-server --sleep-idle-seconds). */
   'self-sleep': [{ model: string; asleep: boolean }];
+  /** The last request in flight finished (inFlight is 0 again). */
+  drained: [];
 };
 
 export class ModelProcess extends EventEmitter<Events> {
@@ -643,6 +645,7 @@ export class ModelProcess extends EventEmitter<Events> {
           this.#drainWaiters = [];
           for (const waiter of waiters) waiter();
           this.#idleFromNow();
+          this.emit('drained');
         }
       },
     };

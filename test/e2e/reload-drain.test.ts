@@ -69,6 +69,25 @@ describe('e2e: a config reload drains instead of cutting (issue 11 defect 7)', f
     await pollUntil(() => gateway.manager.state('m') === 'stopped', { timeoutMs: 5000, what: 'the new ttl to stop the model' });
   });
 
+  it('a swap partner waits for the requests an adopted process still serves (the new scheduler counts them)', async function () {
+    // unloadTimeout 1 s: evicting m would cut its 2.5 s stream after a 1 s drain.
+    const before = await configYaml({
+      m: { cmd: genericCmd('m', ['--tokens', '50', '--token-interval', '50ms']), unloadTimeout: 1 },
+      n: { cmd: genericCmd('n', ['--tokens', '2']) },
+    }, { groups: { pair: { swap: true, members: ['m', 'n'] } } });
+    const { gateway } = await openGateway(before);
+    const url = await listenGateway(gateway);
+    const stream = send(url, 'm', { stream: true });
+    await stream.started;
+    await gateway.reload({ configText: edited(before, (config) => (config.models['m']!['description'] = 'new')) });
+    const partner = await send(url, 'n').outcome;
+    const outcome = await stream.outcome;
+    expect(outcome.complete, describeLoss(outcome)).to.equal(true);
+    expect(outcome.tokens).to.equal(50);
+    expect(partner.status, describeLoss(partner)).to.equal(200);
+    expect(partner.endedAt).to.be.greaterThan(outcome.endedAt);
+  });
+
   it('a reload that changes cmd drains the stream in flight, then the new process serves', async function () {
     const before = await configYaml({ m: { cmd: slowCmd('m', 30) } });
     const { gateway } = await openGateway(before);
