@@ -161,7 +161,7 @@ export function resolveModelFilters(id: string, raw: RawModel, macros: ModelMacr
  * The plugin checks for one model: `backend` must name a known plugin, and `options` must pass
  * that plugin's schema (its defaults applied), or be empty when the plugin has none. Without plugin
  * knowledge (`checks` empty) the options are returned as given. Also run on an already resolved
- * config (lib/config/load.ts `checkPlugins`), hence the plain arguments.
+ * config (`applyPluginChecks` in resolve.ts), hence the plain arguments.
  */
 export function resolveBackendOptions(
   id: string,
