@@ -284,7 +284,7 @@ build_oci() {
   buildah copy --quiet "$ctr" "$ROOT" / >/dev/null
   restore_owners "$ctr"
   buildah config \
-    --entrypoint '["/usr/bin/tini", "--", "siesta", "-listen", ":8080"]' \
+    --entrypoint '["/usr/bin/tini", "-s", "--", "siesta", "-listen", ":8080"]' \
     --cmd "[\"-config\", \"$APP_DIR/config.example.yaml\"]" \
     --workingdir "$APP_DIR" \
     --env NODE_ENV=production \
