@@ -170,5 +170,5 @@ export function containerfileInstructions(text: string): Map<string, string> {
     if (instruction === 'FROM' || stages.length === 0) stages.push(new Map());
     stages.at(-1)!.set(instruction, match[2].trim().replace(/\s+/g, ' '));
   }
-  return stages.at(-1) ?? new Map();
+  return stages.at(-1) ?? new Map<string, string>();
 }
