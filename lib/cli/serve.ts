@@ -153,9 +153,12 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     close() {
       closing ??= (async () => {
         watcher?.close();
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await reloading;
-        await gateway.close();
+        // Keep listening while the models drain: /health says 503 stopping (load balancers and
+        // Kubernetes stop sending), new model requests get 503, requests in flight finish (up to
+        // shutdownTimeout). Then the listener closes.
+        await gateway.close({ drainMs: gateway.config.shutdownTimeoutMs });
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await serverClosed;
       })();

@@ -19,6 +19,8 @@ export const DEFAULTS = Object.freeze({
   /** llama-swap: a concurrencyLimit of 0 (its default) means the internal default of 10. */
   concurrencyLimit: 10,
   maxBodyBytes: 32 * 1024 * 1024,
+  /** llama-swap's shutdownTimeout: requests in flight get this long to finish on SIGTERM. */
+  shutdownTimeoutMs: 30_000,
   maxUploadBytes: 2 * 1024 * 1024 * 1024,
   metricsMaxInMemory: 1000,
   /** llama-swap's default captureBuffer: 5 MB. */

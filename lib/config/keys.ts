@@ -132,6 +132,7 @@ export const ROOT_SHAPE: Shape = object(
     maxUploadSize: null,
     trustedProxies: null,
     allowedHosts: null,
+    shutdownTimeout: null,
     performance: object({ disabled: null, every: null }),
     sleepRequestTimeout: null,
     wakeRequestTimeout: null,

@@ -148,4 +148,5 @@ export interface RawConfig {
   readonly maxUploadSize?: number;
   readonly trustedProxies?: readonly string[];
   readonly allowedHosts?: readonly string[];
+  readonly shutdownTimeout?: number;
 }

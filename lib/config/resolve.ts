@@ -163,6 +163,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     maxUploadBytes: num(raw.maxUploadSize, DEFAULTS.maxUploadBytes),
     trustedProxies,
     allowedHosts: list(raw.allowedHosts).map((host) => host.trim().toLowerCase()).filter((host) => host !== ''),
+    shutdownTimeoutMs: num(raw.shutdownTimeout, DEFAULTS.shutdownTimeoutMs),
   };
   return { config, issues, warnings };
 }

@@ -207,6 +207,7 @@ export const rootSchema = joi
     maxUploadSize: size(),
     trustedProxies: keyList(),
     allowedHosts: keyList(),
+    shutdownTimeout: duration(),
     performance: joi.object({
       disabled: joi.boolean(),
       every: joi.any().custom(

@@ -234,6 +234,8 @@ export interface GatewayConfig {
   readonly captureBufferBytes: number;
   /** Origins allowed by CORS (`cors.origins`); `['*']` (llama-swap's behaviour) by default. */
   readonly corsOrigins: readonly string[];
+  /** `shutdownTimeout`: on SIGTERM/SIGINT, how long requests in flight may finish before the models stop (default 30 s, llama-swap's). */
+  readonly shutdownTimeoutMs: number;
   /** `allowedHosts`: Host names besides loopback ones for keyless admin access (DNS-rebinding guard). */
   readonly allowedHosts: readonly string[];
   /** `trustedProxies`: addresses and CIDR ranges whose `X-Forwarded-*` headers are kept (default none). */

@@ -77,8 +77,11 @@ export interface Gateway {
   readonly metrics: Metrics;
   /** Reap children left by a crashed gateway and run the preload hook. */
   start(): Promise<void>;
-  /** Stop every child process; later requests get 503. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stop every child process; later requests get 503 and `/health` answers 503 `stopping`.
+   * `drainMs` lets requests in flight finish first (at most that long). Idempotent.
+   */
+  close(options?: { readonly drainMs?: number }): Promise<void>;
   /**
    * Load the configuration again (from the same file, or the given source) and restart only the
    * models whose configuration changed. A bad configuration throws and the current one keeps serving.
@@ -132,6 +135,8 @@ interface Lasting {
   readonly concurrencyLimit: RequestHandler;
   /** The active profile survives a reload (unless the new file drops it). */
   readonly profiles: ProfileSwitch;
+  /** Set by close(): /health answers 503 from then on. */
+  readonly stopping: { value: boolean };
 }
 
 /** Every endpoint of a plugin's sleep and wake recipes, at every level: refused on /upstream. */
@@ -183,7 +188,9 @@ function build(
   // The hot path first, so model requests do not walk the admin, logs and static layers.
   registerModelRoutes(router, { auth, ...bodyReaders(config), resolveModel, peerProxy, concurrencyLimit, makeReady, proxy });
   router.get(['/health', '/wol-health'], function healthHandler(_req, res) {
-    res.type('text/plain').send('OK');
+    // 503 while stopping, so a load balancer or Kubernetes stops sending before the models stop.
+    if (lasting.stopping.value) res.status(503).type('text/plain').send('stopping');
+    else res.type('text/plain').send('OK');
   });
   router.get('/upstream', upstreamIndexRedirect); // no key, as llama-swap: the page it sends to asks for one
   router.use('/api', adminAuth, createProfilesApi({ config, profiles: lasting.profiles, log }));
@@ -256,6 +263,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     metrics: new Metrics({ defaultMetrics: options.defaultMetrics ?? true }),
     concurrencyLimit: createConcurrencyLimitMiddleware(),
     profiles: new ProfileSwitch(),
+    stopping: { value: false },
   };
   let current = build(loaded, plugins, log, options, lasting);
   lasting.feed.attach(current.manager);
@@ -315,10 +323,11 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       log.info('configuration reloaded', { restarted: changed.join(',') || 'none', updated: plan.updated.join(',') || 'none' });
       return { changed };
     },
-    async close() {
+    async close(options = {}) {
+      lasting.stopping.value = true;
       // Stop the models first so that open event streams see them stop, then end the streams
       // (an open stream would keep the HTTP server from closing).
-      await current.manager.close();
+      await current.manager.close(options);
       lasting.feed.close();
       lasting.metrics.detach();
     },

@@ -427,13 +427,23 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   }
 
   /** Reject everything waiting, stop every child. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stop every model; later requests get 503. With `drainMs`, requests in flight (streams
+   * included) first get up to that long to finish, each model stopping as soon as its last one
+   * does (a graceful SIGTERM); without it, they are cut at once.
+   */
+  async close(options: { readonly drainMs?: number } = {}): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
       this.#apply({ type: 'shutdown' });
     }
+    const processes = [...this.processes(), ...this.#retiring.map((old) => old.process)];
+    if (options.drainMs !== undefined && options.drainMs > 0) {
+      const drainMs = options.drainMs;
+      await Promise.all(processes.map((process) => process.retire('the gateway is shutting down', drainMs)));
+    }
     // Old processes still draining after a reload stop now too (shutdown cuts a drain short).
-    await Promise.all([...this.processes(), ...this.#retiring.map((old) => old.process)].map((process) => process.shutdown()));
+    await Promise.all(processes.map((process) => process.shutdown()));
   }
 
   // ---- scheduler glue ----

@@ -108,6 +108,7 @@ describe('config defaults', () => {
       ['trustedProxies: addresses and CIDR ranges', 'cmd: s --port ${PORT}', 'trustedProxies: [127.0.0.1, 10.0.0.0/8, "fd00::/8"]', (c) => c.trustedProxies, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8']],
       ['timeouts.idle (siesta)', 'cmd: s --port ${PORT}\ntimeouts: { idle: 2m }', '', (_c, m) => m.timeouts.idleMs, 120_000],
       ['allowedHosts (trimmed, lower case)', 'cmd: s --port ${PORT}', 'allowedHosts: [" GPU-Box.lan "]', (c) => c.allowedHosts, ['gpu-box.lan']],
+      ['shutdownTimeout: 30 s by default (llama-swap), durations accepted', 'cmd: s --port ${PORT}', 'shutdownTimeout: 2m', (c) => c.shutdownTimeoutMs, 120_000],
       ['checkEndpoint none → null', 'cmd: s --port ${PORT}\ncheckEndpoint: none', '', (_c, m) => m.checkEndpoint, null],
       ['checkEndpoint custom', 'cmd: s --port ${PORT}\ncheckEndpoint: /v1/models', '', (_c, m) => m.checkEndpoint, '/v1/models'],
       ['proxy loses its trailing slash', 'cmd: s --port 8999\nproxy: http://127.0.0.1:8999/', '', (_c, m) => [m.proxy, m.port], ['http://127.0.0.1:8999', null]],
