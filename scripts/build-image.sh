@@ -212,6 +212,7 @@ stage_app() {
 
   log "npm ci --omit=dev (host npm $(npm --version), node $(node --version))"
   (cd "$stage" && npm ci --omit=dev --no-audit --no-fund --loglevel=error) >&2 || die "npm ci --omit=dev failed in $stage"
+  log "(\"prepare\" builds nothing in a production install, as it says; dist/ comes next)"
 
   # dist/: the repository's own build when it is fresh (CI's `npm ci` has just made it), else
   # compiled here with the repository's TypeScript. Sources and stamp keep their times (cp -p), so
