@@ -233,6 +233,7 @@ stage_app() {
 
 install_app() {
   local stage=$1
+  rm -rf "${ROOT:?}"/tmp/* "${ROOT:?}"/tmp/.[!.]* "${ROOT:?}"/var/tmp/*   # e.g. what an interrupted image test left
   rm -rf "$ROOT$APP_DIR"
   cp -a "$stage" "$ROOT$APP_DIR"
   chown -R 0:0 "$ROOT$APP_DIR"
