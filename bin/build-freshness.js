@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SOURCE_DIRS = ['lib', 'middleware', 'plugins', 'bin'];
+const SOURCE_DIRS = ['lib', 'middleware', 'plugins', 'bin', 'fake-upstream'];
 
 /**
  * The modification time of `path`, or 0 when it is gone (deleted meanwhile, a dangling link).

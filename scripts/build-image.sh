@@ -32,7 +32,7 @@ PACKAGES=(nodejs tini)       # tini: PID 1 that forwards signals and reaps the m
 NODE_MIN=20.19.0             # package.json "engines"
 APP_DIR=/opt/siesta
 APP_UID=10001                # numeric, so Kubernetes' runAsNonRoot can check it
-APP_PATHS=(package.json package-lock.json README.md config.example.yaml tsconfig.json scripts/build.mjs bin lib middleware plugins public)
+APP_PATHS=(package.json package-lock.json README.md config.example.yaml tsconfig.json scripts/build.mjs bin lib middleware plugins fake-upstream public)
 MARKER=.siesta-image-root
 BASE_STAMP="suite=$SUITE packages=${PACKAGES[*]} uid=$APP_UID layout=1"
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const TSX_IMPORT = import.meta.resolve('tsx');
-export const FAKE_UPSTREAM = fileURLToPath(new URL('../../bin/fake-upstream.ts', import.meta.url));
+export const FAKE_UPSTREAM = fileURLToPath(new URL('../../fake-upstream/bin/fake-upstream.ts', import.meta.url));
 /** The `siesta` command (runs the compiled build when it is fresh) and its TypeScript entry. */
 export const CLI = fileURLToPath(new URL('../../bin/siesta.js', import.meta.url));
 export const CLI_SOURCE = fileURLToPath(new URL('../../bin/siesta.ts', import.meta.url));

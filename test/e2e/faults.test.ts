@@ -1,7 +1,7 @@
 /**
  * The fault-injection table (issue 11, "a reliability suite that stays"). Each row names a fault,
  * what the client must see and the model's state afterwards, and runs it against real fake-upstream
- * processes (bin/fake-upstream.ts and its failure switches). A row that fails is a defect: keep it
+ * processes (fake-upstream/ and its failure switches). A row that fails is a defect: keep it
  * failing until the code is fixed.
  *
  * The soak (`npm run soak`, bench/soak/) covers the same gateway under load; these rows pin each

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
 import { createExpressServer } from '../../lib/http/express-server.js';
-import { frame, readFrames } from '../../lib/fake-upstream/websocket.js';
+import { frame, readFrames } from '../../fake-upstream/websocket.js';
 import { assertNoChildren, pollUntil } from '../helpers/wait.js';
 import { cleanup, configYaml, genericCmd, openGateway, track } from './support.js';
 import type { Gateway } from '../../lib/gateway/create-gateway.js';

@@ -1,6 +1,6 @@
 /**
- * Spawn the fake upstream (bin/fake-upstream.ts) as a real child process, and build `cmd` lines that
- * run it from a siesta config.
+ * Spawn the fake upstream (fake-upstream/bin/fake-upstream.ts) as a real child process, and build
+ * `cmd` lines that run it from a siesta config.
  *
  *   const fake = await startFake({ backend: 'vllm', args: ['--enable-sleep-mode'], env: { VLLM_SERVER_DEV_MODE: '1' } });
  *   ...
@@ -8,14 +8,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { BackendName } from '../../lib/fake-upstream/options.js';
-import type { RecordedCall } from '../../lib/fake-upstream/recorder.js';
+import type { BackendName } from '../../fake-upstream/options.js';
+import type { RecordedCall } from '../../fake-upstream/recorder.js';
 import { freePort } from './wait.js';
 
-export type { RecordedCall as Call } from '../../lib/fake-upstream/recorder.js';
+export type { RecordedCall as Call } from '../../fake-upstream/recorder.js';
 
 /** Absolute path of the fake upstream's entry point. */
-export const FAKE_UPSTREAM_PATH = fileURLToPath(new URL('../../bin/fake-upstream.ts', import.meta.url));
+export const FAKE_UPSTREAM_PATH = fileURLToPath(new URL('../../fake-upstream/bin/fake-upstream.ts', import.meta.url));
 
 /** tsx's loader as an absolute file URL, so the child runs from any working directory. */
 export const TSX_IMPORT = import.meta.resolve('tsx');
@@ -35,7 +35,7 @@ function quoteWord(word: string): string {
 /**
  * A command line usable as a siesta model `cmd`, e.g.
  * `fakeCommand(['--backend', 'vllm', '--port', '${PORT}'])` →
- * `/usr/bin/node --import file:///…/tsx/dist/loader.mjs /…/bin/fake-upstream.ts --backend vllm --port ${PORT}`.
+ * `/usr/bin/node --import file:///…/tsx/dist/loader.mjs /…/fake-upstream/bin/fake-upstream.ts --backend vllm --port ${PORT}`.
  */
 export function fakeCommand(args: readonly string[]): string {
   return [process.execPath, ...fakeArgv(args)].map(quoteWord).join(' ');

@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import type { Clock } from '../../../lib/clock.js';
 import type { ModelConfig } from '../../../lib/config/types.js';
-import type { BackendName } from '../../../lib/fake-upstream/options.js';
-import type { RecordedCall } from '../../../lib/fake-upstream/recorder.js';
+import type { BackendName } from '../../../fake-upstream/options.js';
+import type { RecordedCall } from '../../../fake-upstream/recorder.js';
 import type { BackendPlugin } from '../../../lib/plugins/types.js';
 import { ModelProcess } from '../../../lib/process/model-process.js';
 import { canTransition, type ModelState, type StateChange } from '../../../lib/process/states.js';

@@ -68,7 +68,7 @@ describe('siesta check', () => {
       expect(run.stderr).to.equal('');
       const lines = run.stdout.trimEnd().split('\n');
       expect(lines).to.have.length(3);
-      expect(lines[0]).to.match(/^qwen-large {2}backend=vllm {2}proxy=http:\/\/localhost:5800 {2}sleep=vllm level 2 {2}idle=never {2}cmd=node --import tsx bin\/fake-upstream\.ts /);
+      expect(lines[0]).to.match(/^qwen-large {2}backend=vllm {2}proxy=http:\/\/localhost:5800 {2}sleep=vllm level 2 {2}idle=never {2}cmd=node fake-upstream\/bin\/fake-upstream\.js /);
       expect(lines[1]).to.match(/^qwen-small {2}backend=vllm .* sleep=vllm level 1 {2}idle=2m sleep L1 → 10m sleep L2 → 1h stop {2}cmd=/);
       expect(lines[2]).to.match(/^tiny-echo {2}backend=generic {2}proxy=http:\/\/127\.0\.0\.1:5802 {2}sleep=stop\/start {2}idle=10m stop {2}cmd=/);
     });

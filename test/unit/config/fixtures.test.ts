@@ -23,7 +23,7 @@ describe('config files', () => {
       const large = config.models['qwen-large'] as ModelConfig;
       const echo = config.models['tiny-echo'] as ModelConfig;
       for (const model of [small, large, echo]) {
-        expect(model.cmd.slice(0, 4)).to.deep.equal(['node', '--import', 'tsx', 'bin/fake-upstream.ts']);
+        expect(model.cmd.slice(0, 2)).to.deep.equal(['node', 'fake-upstream/bin/fake-upstream.js']);
         expect(model.cmd).to.include('--port').and.to.include(String(model.port));
         expect(model.checkEndpoint, 'unset: the plugin default (/health for these) applies at run time').to.equal(undefined);
       }

@@ -1,9 +1,10 @@
 /**
  * fake-upstream: an OpenAI-compatible stand-in for vLLM, llama-server, SGLang or a generic server,
- * used by siesta's tests and demo configuration. `node --import tsx bin/fake-upstream.ts --help`.
+ * used by siesta's tests and demo configuration. `node fake-upstream/bin/fake-upstream.js --help`
+ * runs the compiled build when it is fresh, else this file through tsx.
  */
-import { OptionsError, USAGE, parseOptions, type FakeOptions } from '../lib/fake-upstream/options.js';
-import { createFakeUpstream } from '../lib/fake-upstream/server.js';
+import { OptionsError, USAGE, parseOptions, type FakeOptions } from '../options.js';
+import { createFakeUpstream } from '../server.js';
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { multipartBoundary, MultipartScanner } from '../../middleware/multipart-parser.js';
+import { multipartBoundary, MultipartScanner } from '../middleware/multipart-parser.js';
 
 /** Multipart bodies up to this size are also kept as text (tests read small forms whole). */
 const KEEP_TEXT_BYTES = 1024 * 1024;
