@@ -18,6 +18,7 @@ import type { ModelManager } from '../lib/gateway/model-manager.js';
 import { findModelView, MODEL_ACTIONS, modelViews, type LogEntry, type ModelAction, type ModelView } from '../lib/gateway/model-view.js';
 import type { Logger } from '../lib/logger.js';
 import type { StateChange } from '../lib/process/states.js';
+import { openEventStream, sseComment, sseEvent, sseRetry } from '../lib/http/sse.js';
 
 export interface EventStreamOptions {
   /** Drop a client once this many bytes wait in memory for it (default 1 MiB). */
@@ -49,11 +50,6 @@ export interface StateEvent {
   readonly model: ModelView | null;
 }
 
-/** One SSE event as text. */
-export function sseEvent(event: string, data: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
 function findModel(manager: ModelManager, name: string): string {
   const model = manager.resolve(name);
   if (!model) throw new GatewayError('model_not_found', `Model "${name}" is not configured`);
@@ -82,6 +78,15 @@ async function perform(manager: ModelManager, id: string, action: ModelAction, r
   }
 }
 
+/** The head of `/api/events`: UTF-8 stated, and no transforming proxy. */
+const ADMIN_EVENT_STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  // nginx: do not buffer the stream.
+  'X-Accel-Buffering': 'no',
+};
+
 /** `GET /api/events`: one client's event stream. */
 export function createEventStreamHandler(feed: LiveFeed, options: Readonly<EventStreamOptions> = {}): RequestHandler {
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
@@ -89,14 +94,7 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
   const refreshMs = options.refreshMs ?? 1000;
   const snapshotLogLines = options.snapshotLogLines ?? 200;
   return function eventStreamHandler(req: Request, res: Response) {
-    res.status(200).set({
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      // nginx: do not buffer the stream.
-      'X-Accel-Buffering': 'no',
-    });
-    res.flushHeaders();
+    openEventStream(res, ADMIN_EVENT_STREAM_HEADERS);
     req.socket.setNoDelay(true);
 
     const sent = new Map<string, string>();
@@ -143,7 +141,7 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
       sinceHeartbeatMs += tickMs;
       if (sinceHeartbeatMs >= heartbeatMs) {
         sinceHeartbeatMs = 0;
-        stream.write(': heartbeat\n\n');
+        stream.write(sseComment('heartbeat'));
       }
     }, tickMs);
 
@@ -167,7 +165,7 @@ export function createEventStreamHandler(feed: LiveFeed, options: Readonly<Event
     feed.on('log', onLog);
     feed.on('changed', onChanged);
     feed.on('reset', onReset);
-    stream.write('retry: 2000\n\n');
+    stream.write(sseRetry(2000));
     sendSnapshot(true);
   };
 }

@@ -2,31 +2,11 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { toGatewayError, type GatewayError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-
-interface EventStreamLocals {
-  siestaEventStream?: boolean;
-}
-
-/**
- * Record that `res` is an open SSE stream. Whoever writes `text/event-stream` headers calls this
- * (the loading stream, the forwarder for an upstream event stream), so that a later error can
- * still reach the client as an event.
- *
- * Trap: the headers cannot be read back instead. `writeHead(status, object)` on a response that
- * had no header set before keeps the object where `getHeader()` does not look, so the content type
- * reads as undefined whenever nothing set a header first (the CLI's app: no X-Powered-By).
- */
-export function markEventStream(res: Response): void {
-  (res.locals as EventStreamLocals).siestaEventStream = true;
-}
-
-export function isEventStream(res: Response): boolean {
-  return (res.locals as EventStreamLocals).siestaEventStream === true;
-}
+import { isEventStream, sseJson, SSE_DONE } from '../lib/http/sse.js';
 
 /** The end of an SSE stream that failed: the error as an OpenAI-style event, then `[DONE]`. Pure. */
 export function eventStreamError(error: GatewayError): string {
-  return `data: ${JSON.stringify(error.toJSON())}\n\ndata: [DONE]\n\n`;
+  return sseJson(error.toJSON()) + SSE_DONE;
 }
 
 /**

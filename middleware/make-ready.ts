@@ -2,12 +2,13 @@
  * Ask the model manager for the model and wait until it is granted (started or woken, and admitted
  * by the scheduler). For streaming chat requests to a model that is not ready, the response opens
  * at once as SSE and shows progress in `choices[0].delta.reasoning_content` (llama-swap's
- * `sendLoadingState`); the proxy then continues with the upstream's own stream in the same response.
+ * `sendLoadingState`); the proxy then continues with the upstream's own stream in the same response
+ * (lib/http/sse.ts: `openEventStream` records it).
  */
 import type { Request, RequestHandler } from 'express';
 import { requestContext, type LoadProgress, type ModelGate, type RequestContext } from '../lib/gateway/types.js';
 import type { ModelState } from '../lib/process/states.js';
-import { markEventStream } from './error-handler.js';
+import { openEventStream, sseJson } from '../lib/http/sse.js';
 
 export interface MakeReadyOptions {
   readonly models: ModelGate;
@@ -50,7 +51,7 @@ function sseChunk(model: string, text: string): string {
     model,
     choices: [{ index: 0, delta: { reasoning_content: text }, finish_reason: null }],
   };
-  return `data: ${JSON.stringify(chunk)}\n\n`;
+  return sseJson(chunk);
 }
 
 function wantsLoadingStream(req: Request, context: RequestContext, state: ModelState): boolean {
@@ -79,10 +80,9 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
       if (!res.writableEnded && !res.destroyed) res.write(sseChunk(context.requestedName, text));
     };
     if (stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      res.flushHeaders();
-      markEventStream(res); // a start failure now ends the stream with an error event (error-handler.ts)
-      context.loadingStreamOpen = true;
+      // From here on the response is siesta's event stream: the proxy continues it with the
+      // upstream's body, and a start failure ends it with an error event (error-handler.ts).
+      openEventStream(res);
       send(progressText(context.requestedName, progress, 0));
       ticker = setInterval(() => send(progressText(context.requestedName, progress, performance.now() - started)), tickMs);
     }

@@ -14,7 +14,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ProxyTimeouts } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
-import { markEventStream, sendError } from './error-handler.js';
+import { sendError } from './error-handler.js';
+import { eventStreamOrigin, markEventStream } from '../lib/http/sse.js';
 import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
 import { onUpstreamRequest } from '../lib/gateway/request-journal.js';
@@ -130,8 +131,6 @@ export interface ForwardTarget {
   readonly describe: (reason: string) => string;
   /** A buffer, an upload streamed as it is read (middleware/multipart.ts), or none. */
   readonly body: Buffer | StreamedBody | undefined;
-  /** The loading stream already sent 200 + SSE headers: only the upstream's body can follow. */
-  readonly loadingStreamOpen: boolean;
 }
 
 /** A phase of the exchange took longer than its timeout: answered 504, not 502. */
@@ -240,7 +239,9 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
           resolve();
         });
         upstreamRes.on('error', () => undefined); // reported once, on close
-        if (target.loadingStreamOpen) {
+        // The loading stream already sent 200 and its event-stream head (lib/http/sse.ts,
+        // openEventStream): only the upstream's body can follow, and a failure becomes its last event.
+        if (eventStreamOrigin(res) === 'siesta') {
           if (status >= 400) {
             let text = '';
             upstreamRes.setEncoding('utf8').on('data', (chunk: string) => {
@@ -298,7 +299,6 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> & { r
       timeouts: context.model.timeouts,
       describe: (reason) => (reason.startsWith('answered HTTP') ? `The model server ${reason}` : `The model server at ${target} failed: ${reason}`),
       body: context.body,
-      loadingStreamOpen: context.loadingStreamOpen,
     });
   };
 }
@@ -320,7 +320,6 @@ export function createPeerProxyMiddleware(options: Readonly<ProxyOptions> & { re
       ...(peer.apiKey !== '' ? { headers: { authorization: `Bearer ${peer.apiKey}`, 'x-api-key': peer.apiKey } } : {}),
       describe: (reason) => `peer proxy error: peer ${peer.id} ${reason.startsWith('answered HTTP') ? reason : `failed: ${reason}`}`,
       body: context.body,
-      loadingStreamOpen: false,
     });
   };
 }

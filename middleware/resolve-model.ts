@@ -214,7 +214,6 @@ export function createResolveModelMiddleware(options: Readonly<ResolveModelOptio
         requestedName: routed,
         body: forwardBody(bodyName, renamed, (body) => rewriteBody(body, model, routed, requested), rewrite),
         stream: parsed?.stream === true || (req.method === 'GET' && req.query.stream === 'true'),
-        loadingStreamOpen: false,
       });
       next();
     }

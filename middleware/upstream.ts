@@ -199,7 +199,6 @@ export function createUpstreamMiddleware(options: Readonly<UpstreamOptions>): Re
         requestedName: name,
         body: rawBody(req),
         stream: false,
-        loadingStreamOpen: false,
       });
       return next();
     }

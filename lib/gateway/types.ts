@@ -52,8 +52,6 @@ export interface RequestContext {
   body: Buffer | StreamedBody | undefined;
   /** The client asked for a streamed response. */
   stream: boolean;
-  /** Set once the loading stream has sent SSE headers; the proxy then continues in the same response. */
-  loadingStreamOpen: boolean;
   access?: ModelAccess;
 }
 

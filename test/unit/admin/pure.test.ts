@@ -4,7 +4,6 @@ import { possibleActions } from '../../../lib/gateway/model-view.js';
 import { fallbackOf } from '../../../lib/metrics.js';
 import type { ModelState } from '../../../lib/process/states.js';
 import { adminAccess, isLoopback } from '../../../middleware/admin-auth.js';
-import { sseEvent } from '../../../middleware/admin-api.js';
 import { formatLogEntry } from '../../../middleware/logs.js';
 import { slashRedirect, withBase } from '../../../middleware/status-page.js';
 
@@ -59,9 +58,7 @@ describe('admin: pure rules', function () {
     for (const [to, reason, expected] of table) expect(fallbackOf({ to, reason }), reason).to.equal(expected);
   });
 
-  it('formats SSE events, log lines and the page URLs', function () {
-    expect(sseEvent('state', { a: 1 })).to.equal('event: state\ndata: {"a":1}\n\n');
-    expect(sseEvent('log', { text: 'two\nlines' })).to.equal('event: log\ndata: {"text":"two\\nlines"}\n\n');
+  it('formats log lines and the page URLs (SSE framing: test/unit/http/sse.test.ts)', function () {
     expect(formatLogEntry({ model: null, source: 'gateway', text: '2026-01-01T00:00:00.000Z info  hi', at: 0, seq: 1 })).to.equal('2026-01-01T00:00:00.000Z info  hi\n');
     expect(formatLogEntry({ model: 'm1', source: 'stdout', text: 'hello', at: 0, seq: 1 })).to.equal('1970-01-01T00:00:00.000Z [m1] hello\n');
     expect(formatLogEntry({ model: 'm1', source: 'siesta', text: 'exited', at: 0, seq: 1 })).to.equal('1970-01-01T00:00:00.000Z [m1 siesta] exited\n');

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { Response } from 'express';
 import { expect } from 'chai';
 import { GatewayError } from '../../../lib/errors.js';
-import { markEventStream, sendError } from '../../../middleware/error-handler.js';
+import { sendError } from '../../../middleware/error-handler.js';
+import { markEventStream } from '../../../lib/http/sse.js';
 
 type Outcome = { status: number; body: string; aborted: boolean };
 
