@@ -58,3 +58,14 @@ export class FakeClock implements Clock {
     this.#timers = this.#timers.filter((t) => !t.cancelled);
   }
 }
+
+/**
+ * A pause of `delayMs` on `clock`, for code that awaits time (poll back-off, kill grace, drain
+ * bounds): `done` resolves when the timer fires; `cancel` disarms it (`done` then never resolves,
+ * so race it against what you wait for). On a FakeClock it ends only when the test advances time.
+ */
+export function pause(clock: Clock, delayMs: number): { readonly done: Promise<void>; cancel(): void } {
+  let timer: TimerHandle | undefined;
+  const done = new Promise<void>((resolve) => (timer = clock.setTimer(delayMs, resolve)));
+  return { done, cancel: () => timer?.cancel() };
+}

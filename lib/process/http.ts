@@ -10,6 +10,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { systemClock, type Clock } from '../clock.js';
 import type { PluginHttp } from '../plugins/types.js';
 
 export interface HttpResult {
@@ -33,45 +34,50 @@ export interface HttpClient {
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
 
-export const nodeHttpClient: HttpClient = {
-  request({ method = 'GET', url, body, json, timeoutMs, signal }) {
-    const payload = json === undefined ? body : JSON.stringify(json);
-    const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-    const secure = url.startsWith('https:');
-    const attempt = (mayRetry: boolean): Promise<HttpResult> => new Promise<HttpResult>((resolve, reject) => {
-      let responded = false;
-      const onResponse = (res: IncomingMessage): void => {
-        responded = true;
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.once('end', () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, body: text });
-        });
-        res.once('error', fail);
-      };
-      const options = { method, headers, ...(signal ? { signal } : {}) };
-      const req: ClientRequest = secure ? httpsRequest(url, { ...options, agent: httpsAgent }, onResponse) : httpRequest(url, { ...options, agent: httpAgent }, onResponse);
-      // One deadline for the whole exchange (connect, send, answer), like got's `timeout.request`.
-      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
-      function fail(error: Error): void {
-        clearTimeout(timer);
-        reject(error);
-      }
-      req.once('error', (error) => {
-        if (mayRetry && !responded && isStaleSocket(req, error)) {
-          clearTimeout(timer);
-          attempt(false).then(resolve, reject);
-          return;
-        }
-        fail(error);
+/** The client on node:http; its per-request deadline runs on `clock`. */
+export function createNodeHttpClient(clock: Clock = systemClock): HttpClient {
+  return { request: (request) => send(request, clock) };
+}
+
+export const nodeHttpClient: HttpClient = createNodeHttpClient();
+
+function send({ method = 'GET', url, body, json, timeoutMs, signal }: HttpRequest, clock: Clock): Promise<HttpResult> {
+  const payload = json === undefined ? body : JSON.stringify(json);
+  const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+  const secure = url.startsWith('https:');
+  const attempt = (mayRetry: boolean): Promise<HttpResult> => new Promise<HttpResult>((resolve, reject) => {
+    let responded = false;
+    const onResponse = (res: IncomingMessage): void => {
+      responded = true;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.once('end', () => {
+        timer.cancel();
+        resolve({ status: res.statusCode ?? 0, body: text });
       });
-      req.end(payload);
+      res.once('error', fail);
+    };
+    const options = { method, headers, ...(signal ? { signal } : {}) };
+    const req: ClientRequest = secure ? httpsRequest(url, { ...options, agent: httpsAgent }, onResponse) : httpRequest(url, { ...options, agent: httpAgent }, onResponse);
+    // One deadline for the whole exchange (connect, send, answer), like got's `timeout.request`.
+    const timer = clock.setTimer(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    function fail(error: Error): void {
+      timer.cancel();
+      reject(error);
+    }
+    req.once('error', (error) => {
+      if (mayRetry && !responded && isStaleSocket(req, error)) {
+        timer.cancel();
+        attempt(false).then(resolve, reject);
+        return;
+      }
+      fail(error);
     });
-    return attempt(true);
-  },
-};
+    req.end(payload);
+  });
+  return attempt(true);
+}
 
 /**
  * A kept-alive connection the server closed just as a request went out on it: the server never saw

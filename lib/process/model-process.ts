@@ -1,6 +1,9 @@
 /**
  * The owner of one model's server process and its state. Only this object changes the model's
  * state; every change is checked against the transition table and emitted as a `state` event.
+ * It composes the machinery: the child runner (spawn, port, pid file, readiness, kill), the recipe
+ * runner (sleep and wake steps, confirmation, warm-up) and the lease count; it keeps the state
+ * machine, the operation queue, the idle ladder and reload adoption.
  *
  * Operations (start, wake, sleep, stop) run one at a time, in arrival order. A caller that needs
  * the model awake calls `acquire()`: it shares any start or wake in progress, waits behind a sleep
@@ -8,22 +11,27 @@
  * to sleep while leases are out: `sleep` first stops admitting (state `sleeping`), then waits.
  */
 import { EventEmitter } from 'node:events';
-import type { HttpStep, ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../config/types.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { checkEndpointOf } from '../plugins/defaults.js';
 import { resolveRecipe, type RecipeTimeouts } from '../plugins/recipes.js';
-import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
+import type { BackendPlugin, ResolvedRecipe } from '../plugins/types.js';
+import { ChildRunner } from './child-runner.js';
 import { nodeHttpClient, pluginHttp, type HttpClient } from './http.js';
 import { nextIdleStep } from './idle-ladder.js';
-import { guardedTarget, procPortGuard, runsContainer, type LocalTarget, type PortGuard } from './port-check.js';
+import { Leases, type Lease } from './leases.js';
 import { LogRing } from './log-ring.js';
-import { removePidFile, writePidFile } from './pid-files.js';
-import { waitReady } from './readiness.js';
-import { realSpawner, type ChildHandle, type Spawner } from './spawner.js';
+import { guardedTarget, procPortGuard, type PortGuard } from './port-check.js';
+import { httpStepExecutor, RecipeRunner } from './recipe-runner.js';
+import { restartFields } from './reload-effect.js';
+import { realSpawner, type Spawner } from './spawner.js';
 import { canTransition, type ModelState, type StateChange } from './states.js';
-import { joinUpstream, upstreamBase } from './upstream-url.js';
+import { upstreamBase } from './upstream-url.js';
+
+export { RELOAD_EFFECT, restartFields } from './reload-effect.js';
+export type { Lease } from './leases.js';
 
 export interface ModelProcessOptions {
   readonly model: ModelConfig;
@@ -33,7 +41,7 @@ export interface ModelProcessOptions {
   readonly http?: HttpClient;
   /** Port-free check before a start and listener ownership after it (default: connect probe plus /proc); unit tests inject a fake. */
   readonly portGuard?: PortGuard;
-  /** Drives the idle ladder and status polling; inject a FakeClock in tests. */
+  /** Every timer (idle ladder, status polling, readiness back-off, kill grace, drain bound); inject a FakeClock in tests. */
   readonly clock?: Clock;
   readonly log?: Logger;
   /** Directory for pid files; null = none. */
@@ -48,64 +56,12 @@ export interface ModelProcessOptions {
   readonly startGate?: Promise<unknown>;
 }
 
-/**
- * What a change of each configuration field does to a model's running process on a config reload
- * (issue 11 defect 7). `restart`: the field shapes the process, or how it is reached, started,
- * stopped, put to sleep or woken, so the old process is drained and a new one started. `in-place`:
- * the field is read per request or per decision (routing, forwarding, queueing, idle ladder, stop
- * grace), so the running process is kept and simply takes the new value. A `Record` over every key
- * of ModelConfig: a new field does not compile until it is classified here.
- */
-export const RELOAD_EFFECT: Readonly<Record<keyof ModelConfig, 'restart' | 'in-place'>> = {
-  id: 'restart', // the identity; two configs are compared per id, so it never differs
-  cmd: 'restart',
-  env: 'restart',
-  proxy: 'restart', // where the process is reached (and the port guarded)
-  port: 'restart', // ${PORT}: the port the process was told to listen on
-  checkEndpoint: 'restart', // the readiness the process was started against
-  backend: 'restart', // the plugin: defaults (env, checkEndpoint), probes and recipes
-  options: 'restart', // plugin options may shape the command line or the recipes
-  cmdStop: 'restart', // tied to how the process was started (a container name, a pid file)
-  sleep: 'restart', // a sleeping process must be woken by the recipe it slept with; vLLM needs
-  sleepEndpoints: 'restart', // --enable-sleep-mode at start: recipe and process go together
-  wakeEndpoints: 'restart',
-  name: 'in-place',
-  description: 'in-place',
-  aliases: 'in-place',
-  unlisted: 'in-place',
-  metadata: 'in-place',
-  capabilities: 'in-place',
-  useModelName: 'in-place',
-  filters: 'in-place',
-  concurrencyLimit: 'in-place',
-  sendLoadingState: 'in-place',
-  ignoreWebsockets: 'in-place',
-  timeouts: 'in-place', // proxy timeouts, read per forwarded request
-  idle: 'in-place', // the idle ladder (ttl included) is re-armed on the running process
-  priority: 'in-place', // queue order, read by the new scheduler
-  resources: 'in-place', // budgets, read by the new scheduler
-  unloadTimeoutMs: 'in-place', // read when the process is stopped
-  healthCheckTimeoutMs: 'in-place', // read when a process starts; a running one is past it
-};
-
-/** The fields whose change needs a new process (see RELOAD_EFFECT); empty = the running process can adopt `after`. */
-export function restartFields(before: ModelConfig, after: ModelConfig): (keyof ModelConfig)[] {
-  return (Object.keys(RELOAD_EFFECT) as (keyof ModelConfig)[]).filter(
-    (field) => RELOAD_EFFECT[field] === 'restart' && JSON.stringify(before[field]) !== JSON.stringify(after[field]),
-  );
-}
-
 export type ReadyAction = 'none' | 'started' | 'woke';
 
 export interface ReadyOutcome {
   readonly action: ReadyAction;
   /** How long the start or wake took. */
   readonly ms: number;
-}
-
-export interface Lease {
-  /** Marks the request finished; idempotent. */
-  release(): void;
 }
 
 type Events = {
@@ -122,31 +78,22 @@ export class ModelProcess extends EventEmitter<Events> {
   readonly plugin: BackendPlugin;
   readonly logs: LogRing;
   readonly #timeouts: RecipeTimeouts;
-  readonly #spawner: Spawner;
-  readonly #http: HttpClient;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #stateDir: string | null;
   readonly #statusPollMs: number;
-  readonly #portGuard: PortGuard;
-  /** The proxy URL's origin and path: every health check, recipe step and plugin call is joined to it. */
-  readonly #upstream: string;
   readonly #checkEndpoint: string | null;
-  /** A model on this machine: its port must be free before a start, and its listener the child's. */
-  readonly #localTarget: LocalTarget | null;
+  readonly #child: ChildRunner;
+  readonly #recipes: RecipeRunner;
+  readonly #leases: Leases;
 
   #state: ModelState = 'stopped';
   #stateSince = performance.now();
-  #child: ChildHandle | null = null;
-  #exitExpected = false;
-  #inFlight = 0;
   #lastUsedAt: number;
   #lastChange: StateChange | null = null;
   #asleepWith: ResolvedRecipe | null = null;
   #selfAsleep: boolean | undefined;
   #ops: Promise<unknown> = Promise.resolve();
   #readyPromise: Promise<ReadyOutcome> | null = null;
-  #drainWaiters: (() => void)[] = [];
   /** Resolves when shutdown() is called: a drain in progress stops waiting. */
   #cutDrain!: () => void;
   readonly #drainCut = new Promise<void>((resolve) => (this.#cutDrain = resolve));
@@ -163,19 +110,47 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#model = options.model;
     this.plugin = options.plugin;
     this.#timeouts = options.timeouts;
-    this.#spawner = options.spawner ?? realSpawner;
-    this.#http = options.http ?? nodeHttpClient;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLogger;
-    this.#stateDir = options.stateDir ?? null;
     this.#statusPollMs = options.statusPollMs ?? 2000;
     this.#startGate = options.startGate ?? null;
-    this.#portGuard = options.portGuard ?? procPortGuard;
-    this.#upstream = upstreamBase(this.model.proxy);
-    this.#checkEndpoint = checkEndpointOf(this.model, this.plugin);
-    this.#localTarget = guardedTarget(this.model, this.#checkEndpoint);
     this.logs = options.logs ?? new LogRing();
     this.#lastUsedAt = this.#clock.now();
+    // The proxy URL's origin and path: every health check, recipe step and plugin call is joined to it.
+    const upstream = upstreamBase(this.model.proxy);
+    const http = options.http ?? nodeHttpClient;
+    this.#checkEndpoint = checkEndpointOf(this.model, this.plugin);
+    this.#child = new ChildRunner({
+      model: () => this.#model,
+      plugin: this.plugin,
+      spawner: options.spawner ?? realSpawner,
+      http,
+      portGuard: options.portGuard ?? procPortGuard,
+      clock: this.#clock,
+      log: this.#log,
+      logs: this.logs,
+      stateDir: options.stateDir ?? null,
+      upstream,
+      checkEndpoint: this.#checkEndpoint,
+      localTarget: guardedTarget(this.model, this.#checkEndpoint),
+      onUnexpectedExit: (how) => this.#onCrash(how),
+    });
+    this.#recipes = new RecipeRunner({
+      plugin: this.plugin,
+      executors: { http: httpStepExecutor(http, upstream) },
+      context: (timeoutMs) => ({ model: this.model, baseUrl: upstream, http: pluginHttp(http, upstream, timeoutMs, this.#abort.signal), log: this.#log, signal: this.#abort.signal }),
+      clock: this.#clock,
+      log: this.#log,
+      id: () => this.id,
+    });
+    this.#leases = new Leases(this.#clock, {
+      onTake: () => this.#onTake(),
+      onRelease: () => (this.#lastUsedAt = this.#clock.now()),
+      onDrained: () => {
+        this.#idleFromNow();
+        this.emit('drained');
+      },
+    });
   }
 
   get model(): ModelConfig {
@@ -188,13 +163,13 @@ export class ModelProcess extends EventEmitter<Events> {
     return this.#state;
   }
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#leases.inFlight;
   }
   get lastUsedAt(): number {
     return this.#lastUsedAt;
   }
   get pid(): number | null {
-    return this.#child?.pid ?? null;
+    return this.#child.pid;
   }
   /** The level the model sleeps at, when asleep. */
   get asleepLevel(): number | null {
@@ -228,12 +203,12 @@ export class ModelProcess extends EventEmitter<Events> {
       const result = await this.ensureReady();
       if (result.action !== 'none') outcome = result;
     }
-    return { lease: this.#lease(), outcome };
+    return { lease: this.#leases.take(), outcome };
   }
 
   /** A lease at once when the model is ready and nothing is under way (what `acquire` would give without waiting); else null. */
   tryLease(): Lease | null {
-    return this.#state === 'ready' && !this.#readyPromise ? this.#lease() : null;
+    return this.#state === 'ready' && !this.#readyPromise ? this.#leases.take() : null;
   }
 
   /** Start or wake the model unless it is ready; concurrent callers share one start or wake. */
@@ -274,11 +249,7 @@ export class ModelProcess extends EventEmitter<Events> {
    */
   async retire(reason: string, drainMs: number): Promise<void> {
     this.#abort.abort(`${reason}: replaced by a new process`);
-    await this.#enqueue(async () => {
-      await this.#doStop(reason, drainMs);
-      this.#cancelTimers();
-      if (this.#state === 'stopped') this.#transition('shutdown', reason);
-    });
+    await this.#enqueue(() => this.#stopForGood(reason, drainMs));
   }
 
   /**
@@ -294,7 +265,7 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#model = model;
     if (ladderChanged) {
       this.#idleStepsDone = 0;
-      if ((this.#state === 'ready' || this.#state === 'asleep') && this.#inFlight === 0) this.#armTimers();
+      if ((this.#state === 'ready' || this.#state === 'asleep') && this.inFlight === 0) this.#armTimers();
     }
   }
 
@@ -302,22 +273,13 @@ export class ModelProcess extends EventEmitter<Events> {
   async shutdown(): Promise<void> {
     this.#abort.abort();
     this.#cutDrain();
-    await this.#enqueue(async () => {
-      await this.#doStop('shutdown');
-      this.#cancelTimers();
-      if (this.#state === 'stopped') this.#transition('shutdown', 'shutdown');
-    });
+    await this.#enqueue(() => this.#stopForGood('shutdown'));
   }
 
   /** Ask a backend that sleeps by itself whether it sleeps now (also runs on a timer while ready). */
   async refreshSelfSleep(): Promise<boolean | undefined> {
     if (!this.plugin.sleepsBySelf || !this.plugin.isAsleep || this.#state !== 'ready') return this.#selfAsleep;
-    let asleep: boolean | undefined;
-    try {
-      asleep = await this.plugin.isAsleep(this.#context(5000));
-    } catch {
-      asleep = undefined;
-    }
+    const asleep = await this.#recipes.probeAsleep(5000);
     if (asleep !== undefined && asleep !== this.#selfAsleep) {
       this.#selfAsleep = asleep;
       this.emit('self-sleep', { model: this.id, asleep });
@@ -370,77 +332,11 @@ export class ModelProcess extends EventEmitter<Events> {
       this.#startGate = null;
       await gate.catch(() => undefined);
     }
-    // A server that already answers on the model's port is not ours: its health check would pass and
-    // requests (prompts, API keys) would go to a stranger. Fail clearly instead, without spawning.
-    const target = this.#localTarget;
-    const holder = target ? await this.#portGuard.holder(target) : null;
-    if (target && holder) {
-      const fix = this.model.port === null ? "change the model's port" : 'change startPort';
-      const message = `port ${target.port} is already in use by ${holder.description} (stop that process, or ${fix})`;
-      this.logs.push('siesta', holder.commandLine ? `${message}: ${holder.commandLine}` : message);
-      this.#log.warn('port in use', { model: this.id, port: target.port, holder: holder.description, command: holder.commandLine });
-      this.#transition('stopped', 'port in use');
-      throw new GatewayError('start_failed', `Model "${this.id}" could not start: port ${target.port} is already in use`, { detail: `model ${this.id} could not be started: ${message}` });
-    }
-    const env = { ...this.plugin.defaults?.env, ...this.model.env };
-    let child: ChildHandle;
-    try {
-      child = await this.#spawner.spawn(this.model.cmd, env);
-    } catch (error) {
-      this.logs.push('siesta', (error as Error).message);
-      this.#transition('stopped', 'spawn failed');
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new GatewayError('start_failed', `Model "${this.id}" could not start: its command could not be run${code ? ` (${code})` : ''}`, { cause: error, detail: `model ${this.id} could not be started: ${(error as Error).message}` });
-    }
-    this.#child = child;
-    this.#exitExpected = false;
     this.#selfAsleep = undefined;
-    this.logs.push('siesta', `started pid ${child.pid}: ${this.model.cmd.join(' ')}`);
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.logs.write('stdout', chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.logs.write('stderr', chunk));
-    child.stdout?.on('end', () => this.logs.flush('stdout'));
-    child.stderr?.on('end', () => this.logs.flush('stderr'));
-    if (this.#stateDir) {
-      await writePidFile(this.#stateDir, {
-        model: this.id,
-        pid: child.pid,
-        argv: this.model.cmd,
-        gatewayPid: process.pid,
-        startedAt: new Date().toISOString(),
-      }).catch((error: unknown) => this.#log.warn('cannot write pid file', { model: this.id, error: (error as Error).message }));
-    }
-    let exitedEarly: string | null = null;
-    const exitReason = child.exited.then(({ code, signal }) => {
-      this.#onExit(child, code, signal);
-      exitedEarly = `process exited early (${signal ? `signal ${signal}` : `code ${String(code)}`})`;
-      return exitedEarly;
-    });
-
-    const checkEndpoint = this.#checkEndpoint;
-    const result = checkEndpoint === null
-      ? ({ ready: true } as const)
-      : await waitReady({
-          url: joinUpstream(this.#upstream, checkEndpoint),
-          deadlineMs: this.model.healthCheckTimeoutMs,
-          http: this.#http,
-          abandon: Promise.race([exitReason, this.#aborted]),
-          onActivity: (poke) => {
-            this.logs.on('line', poke);
-            return () => this.logs.off('line', poke);
-          },
-        });
-    // Ready only when the answer came from the process siesta started: it must still run, and on
-    // Linux the socket listening on the port must be its own (or its descendants').
-    const failure = !result.ready ? result.reason : checkEndpoint === null ? exitedEarly : ((await this.#listenerProblem(child)) ?? exitedEarly);
-    if (failure !== null) {
-      await this.#killChild();
-      this.#transition('stopped', `start failed: ${failure}`);
-      const tail = this.logs.tail(15);
-      // API clients get a short reason; the command line and the server's output are for the logs and admins.
-      const summary = !result.ready ? result.summary : failure === exitedEarly ? failure : `another process answers on port ${this.#localTarget?.port ?? '?'}`;
-      throw new GatewayError('start_failed', `Model "${this.id}" could not start: ${summary}`, {
-        detail: `model ${this.id} failed to start: ${failure}${tail ? `\n--- last log lines ---\n${tail}` : ''}`,
-      });
+    const result = await this.#child.start(this.#aborted);
+    if (!result.ok) {
+      this.#transition('stopped', result.stateReason);
+      throw result.error;
     }
     this.#transition('ready', reason);
     this.#idleFromNow();
@@ -449,17 +345,10 @@ export class ModelProcess extends EventEmitter<Events> {
   async #doWake(reason = 'request'): Promise<void> {
     const recipe = this.#asleepWith;
     this.#transition('waking', reason);
-    if (recipe) await this.#runSteps(recipe.wake, 'wake');
-    await this.#confirmSleepState(false, this.#timeouts.wakeTimeoutMs);
+    await this.#recipes.wake(recipe, this.#timeouts.wakeTimeoutMs);
     // Whatever answered the wake steps, a model whose process is gone is not awake.
-    if (this.#child === null) throw new Error('the model process exited during the wake');
-    if (this.plugin.warmup) {
-      try {
-        await this.plugin.warmup(this.#context(this.#timeouts.wakeTimeoutMs));
-      } catch (error) {
-        this.#log.warn('warm-up failed', { model: this.id, error: (error as Error).message });
-      }
-    }
+    if (!this.#child.alive) throw new Error('the model process exited during the wake');
+    await this.#recipes.warmUp(this.#timeouts.wakeTimeoutMs);
     this.#asleepWith = null;
     this.#transition('ready', 'woke');
     this.#idleFromNow();
@@ -490,10 +379,9 @@ export class ModelProcess extends EventEmitter<Events> {
     }
     this.#cancelTimers();
     this.#transition('sleeping', reason);
-    await this.#drain();
+    await this.#leases.drained();
     try {
-      await this.#runSteps(recipe.sleep, 'sleep');
-      await this.#confirmSleepState(true, this.#timeouts.sleepTimeoutMs);
+      await this.#recipes.sleep(recipe, this.#timeouts.sleepTimeoutMs);
     } catch (error) {
       const message = (error as Error).message;
       this.#log.warn('sleep failed, stopping instead', { model: this.id, error: message });
@@ -511,167 +399,43 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#cancelTimers();
     this.#transition('stopping', reason);
     if (drainMs !== undefined) await this.#drainFor(drainMs, reason);
-    await this.#killChild();
+    await this.#child.kill();
     this.#asleepWith = null;
     this.#transition('stopped', reason);
   }
 
-  // ---- effects ----
-
-  async #runSteps(steps: readonly HttpStep[], what: 'sleep' | 'wake'): Promise<void> {
-    for (const step of steps) {
-      let status: number;
-      try {
-        ({ status } = await this.#http.request({
-          method: step.method,
-          url: joinUpstream(this.#upstream, step.endpoint),
-          ...(step.body === undefined ? {} : { body: step.body }),
-          timeoutMs: step.timeoutMs,
-        }));
-      } catch (error) {
-        throw new Error(`${what} step ${step.method} ${step.endpoint} failed: ${(error as Error).message}`, { cause: error });
-      }
-      if (status < 200 || status > 299) throw new Error(`${what} step ${step.method} ${step.endpoint} answered HTTP ${status}`);
-    }
+  async #stopForGood(reason: string, drainMs?: number): Promise<void> {
+    await this.#doStop(reason, drainMs);
+    this.#cancelTimers();
+    if (this.#state === 'stopped') this.#transition('shutdown', reason);
   }
 
-  /** Where the backend can tell, poll until it reports the expected sleep state or the deadline passes. */
-  async #confirmSleepState(expectAsleep: boolean, deadlineMs: number): Promise<void> {
-    if (!this.plugin.isAsleep || this.plugin.sleepsBySelf) return;
-    const deadline = performance.now() + deadlineMs;
-    let delayMs = 5;
-    for (;;) {
-      const asleep = await this.plugin.isAsleep(this.#context(deadlineMs));
-      if (asleep === undefined || asleep === expectAsleep) return;
-      if (performance.now() + delayMs > deadline) {
-        throw new Error(`backend still reports is_sleeping=${String(asleep)} after ${Math.round(deadlineMs)} ms`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      delayMs = Math.min(100, delayMs * 2);
-    }
+  /** The child exited by itself. Starting/sleeping/waking/stopping are owned by a running operation, which sees the failure itself. */
+  #onCrash(how: string): void {
+    if (this.#state !== 'ready' && this.#state !== 'asleep') return;
+    this.#cancelTimers();
+    this.#asleepWith = null;
+    this.#transition('stopped', `exited (${how})`);
   }
 
-  async #killChild(): Promise<void> {
-    const child = this.#child;
-    if (!child) return;
-    this.#exitExpected = true;
-    const graceMs = this.model.unloadTimeoutMs;
-    if (this.model.cmdStop) {
-      const argv = this.model.cmdStop.map((arg) => arg.replaceAll('${PID}', String(child.pid)));
-      const code = await this.#spawner.run(argv, { ...this.plugin.defaults?.env, ...this.model.env });
-      if (code !== 0) {
-        this.#log.warn('cmdStop failed, sending SIGTERM', { model: this.id, code });
-        this.#spawner.signalGroup(child.pid, 'SIGTERM');
-      }
-    } else {
-      this.#spawner.signalGroup(child.pid, 'SIGTERM');
-    }
-    let graceTimer: NodeJS.Timeout | undefined;
-    const exitedInTime = await Promise.race([
-      child.exited.then(() => true),
-      new Promise<boolean>((resolve) => (graceTimer = setTimeout(resolve, graceMs, false))),
-    ]);
-    clearTimeout(graceTimer);
-    if (!exitedInTime) {
-      this.#log.warn('model did not stop in time, killing', { model: this.id, pid: child.pid, graceMs });
-      this.logs.push('siesta', `no exit ${graceMs} ms after SIGTERM: SIGKILL`);
-    }
-    // The leader may be gone while children of its group linger (vLLM's engine core): kill the group.
-    this.#spawner.signalGroup(child.pid, 'SIGKILL');
-    await child.exited;
-    if (this.#child === child) this.#child = null;
-    if (this.#stateDir) await removePidFile(this.#stateDir, this.id).catch(() => undefined);
-  }
+  // ---- leases ----
 
-  /**
-   * After a passed health check: why the answer may not have come from `child` (another process
-   * listens on the model's port), or null. Skipped for remote servers and containers (their port is
-   * published by the runtime, outside the child's tree); where /proc cannot tell, logged once.
-   */
-  async #listenerProblem(child: ChildHandle): Promise<string | null> {
-    const target = this.#localTarget;
-    if (!target || runsContainer(this.model.cmd)) return null;
-    const owner = await this.#portGuard.owner(target.port, child.pid);
-    switch (owner.kind) {
-      case 'child':
-        return null;
-      case 'foreign':
-        this.logs.push('siesta', `port ${target.port} is answered by ${owner.holder.description}${owner.holder.commandLine ? `: ${owner.holder.commandLine}` : ''}`);
-        this.#log.warn('port answered by another process', { model: this.id, port: target.port, holder: owner.holder.description, command: owner.holder.commandLine });
-        return `port ${target.port} is answered by another process, ${owner.holder.description}, not by the model's process (pid ${child.pid})`;
-      case 'no-listener':
-        this.#log.debug('no listening socket seen on the port: the check was answered through NAT or another network namespace', { model: this.id, port: target.port });
-        return null;
-      case 'unknown':
-        if (owner.firstTime) this.#log.info('readiness is not tied to the listening process', { model: this.id, port: target.port, reason: owner.reason });
-        return null;
-    }
-  }
-
-  #onExit(child: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {
-    const how = signal ? `signal ${signal}` : `code ${String(code)}`;
-    this.logs.push('siesta', `process ${child.pid} exited (${how})`);
-    if (this.#child !== child || this.#exitExpected) return;
-    this.#child = null;
-    // Kill whatever the leader left in its group.
-    this.#spawner.signalGroup(child.pid, 'SIGKILL');
-    if (this.#stateDir) void removePidFile(this.#stateDir, this.id).catch(() => undefined);
-    this.#log.warn('model process exited', { model: this.id, pid: child.pid, how });
-    // Starting/sleeping/waking/stopping are owned by a running operation, which sees the failure itself.
-    if (this.#state === 'ready' || this.#state === 'asleep') {
-      this.#cancelTimers();
-      this.#asleepWith = null;
-      this.#transition('stopped', `exited (${how})`);
-    }
-  }
-
-  #lease(): Lease {
-    this.#inFlight++;
+  #onTake(): void {
     this.#cancelIdleTimer();
     if (this.#selfAsleep === true) {
       // A backend that sleeps by itself wakes on this request (llama-server reloads before answering).
       this.#selfAsleep = false;
       this.emit('self-sleep', { model: this.id, asleep: false });
     }
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#inFlight--;
-        this.#lastUsedAt = this.#clock.now();
-        if (this.#inFlight === 0) {
-          const waiters = this.#drainWaiters;
-          this.#drainWaiters = [];
-          for (const waiter of waiters) waiter();
-          this.#idleFromNow();
-          this.emit('drained');
-        }
-      },
-    };
-  }
-
-  #drain(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   /** Wait for the requests in flight to finish, at most `drainMs` (then log and go on) or until a shutdown. */
   async #drainFor(drainMs: number, reason: string): Promise<void> {
-    if (this.#inFlight === 0) return;
-    const inFlight = this.#inFlight;
-    this.#log.info('draining model', { model: this.id, inFlight, drainMs, reason });
-    let timer: TimerHandle | undefined;
-    const outcome = await Promise.race([
-      this.#drain().then(() => 'drained' as const),
-      this.#drainCut.then(() => 'cut' as const),
-      new Promise<'timeout'>((resolve) => (timer = this.#clock.setTimer(drainMs, () => resolve('timeout')))),
-    ]);
-    timer?.cancel();
-    if (outcome === 'timeout') {
-      this.#log.warn('drain timed out, stopping with requests in flight', { model: this.id, inFlight: this.#inFlight, drainMs, reason });
-      this.logs.push('siesta', `${this.#inFlight} request(s) still in flight ${drainMs} ms after the stop began (${reason}): stopping anyway`);
-    }
+    if (this.inFlight === 0) return;
+    this.#log.info('draining model', { model: this.id, inFlight: this.inFlight, drainMs, reason });
+    if ((await this.#leases.drainFor(drainMs, this.#drainCut)) !== 'timeout') return;
+    this.#log.warn('drain timed out, stopping with requests in flight', { model: this.id, inFlight: this.inFlight, drainMs, reason });
+    this.logs.push('siesta', `${this.inFlight} request(s) still in flight ${drainMs} ms after the stop began (${reason}): stopping anyway`);
   }
 
   // ---- timers: idle ladder and self-sleep status ----
@@ -685,7 +449,7 @@ export class ModelProcess extends EventEmitter<Events> {
 
   #armTimers(): void {
     this.#cancelTimers();
-    if (this.#inFlight > 0) return;
+    if (this.inFlight > 0) return;
     const position = this.#state === 'ready' ? { state: 'ready' as const } : this.#state === 'asleep' ? { state: 'asleep' as const, level: this.#asleepWith?.level ?? this.model.sleep.level } : null;
     if (!position) return;
     const next = nextIdleStep(this.model.idle, position, this.model.sleep.level, this.#idleStepsDone);
@@ -693,7 +457,7 @@ export class ModelProcess extends EventEmitter<Events> {
       const dueAt = this.#lastUsedAt + next.step.afterMs;
       this.#idleTimer = this.#clock.setTimer(dueAt - this.#clock.now(), () => {
         this.#idleTimer = null;
-        if (this.#inFlight > 0) return;
+        if (this.inFlight > 0) return;
         this.#idleStepsDone = next.index + 1;
         const after = `idle ${Math.round(next.step.afterMs / 1000)}s`;
         const action = next.step.action === 'stop'
@@ -725,16 +489,6 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#statusTimer = null;
   }
 
-  #context(timeoutMs: number): PluginContext {
-    return {
-      model: this.model,
-      baseUrl: this.#upstream,
-      http: pluginHttp(this.#http, this.#upstream, timeoutMs, this.#abort.signal),
-      log: this.#log,
-      signal: this.#abort.signal,
-    };
-  }
-
   #transition(to: ModelState, reason: string): void {
     const from = this.#state;
     if (!canTransition(from, to)) throw new Error(`bug: model ${this.id} cannot go from ${from} to ${to} (${reason})`);
@@ -745,5 +499,4 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#lastChange = change;
     this.emit('state', change);
   }
-
 }

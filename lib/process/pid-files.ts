@@ -17,6 +17,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pause, systemClock, type Clock } from '../clock.js';
 
 export interface PidRecord {
   readonly model: string;
@@ -256,6 +257,8 @@ export interface ReapOptions {
   readonly capMs?: number;
   readonly probe?: ProcessProbe;
   readonly pollMs?: number;
+  /** The grace and the polls run on it (default the system clock). */
+  readonly clock?: Clock;
 }
 
 /** The default upper bound of the grace when reaping (siesta's default unloadTimeout). */
@@ -271,29 +274,30 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-async function waitGroupGone(pgid: number, untilMs: number, probe: ProcessProbe, pollMs: number): Promise<boolean> {
+async function waitGroupGone(pgid: number, untilMs: number, probe: ProcessProbe, pollMs: number, clock: Clock): Promise<boolean> {
   for (;;) {
     if (!probe.groupAlive(pgid)) return true;
-    if (performance.now() >= untilMs) return false;
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    if (clock.now() >= untilMs) return false;
+    await pause(clock, pollMs).done;
   }
 }
 
 async function reapOne(pidFile: PidFile, options: ReapOptions, probe: ProcessProbe): Promise<ReapedServer> {
   const { record } = pidFile;
   const pollMs = options.pollMs ?? 20;
+  const clock = options.clock ?? systemClock;
   const graceMs = Math.max(0, Math.min(options.graceMsFor(record.model), options.capMs ?? REAP_GRACE_CAP_MS));
-  const startedMs = performance.now();
+  const startedMs = clock.now();
   signalGroup(record.pid, 'SIGTERM');
   let signal: ReapedServer['signal'] = 'SIGTERM';
-  let gone = await waitGroupGone(record.pid, startedMs + graceMs, probe, pollMs);
+  let gone = await waitGroupGone(record.pid, startedMs + graceMs, probe, pollMs, clock);
   if (!gone) {
     signal = 'SIGKILL';
     signalGroup(record.pid, 'SIGKILL');
-    gone = await waitGroupGone(record.pid, performance.now() + AFTER_KILL_MS, probe, pollMs);
+    gone = await waitGroupGone(record.pid, clock.now() + AFTER_KILL_MS, probe, pollMs, clock);
   }
   await rm(pidFile.file, { force: true });
-  return { record, signal, ms: Math.round(performance.now() - startedMs), gone };
+  return { record, signal, ms: Math.round(clock.now() - startedMs), gone };
 }
 
 /**

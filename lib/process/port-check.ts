@@ -7,17 +7,19 @@
  */
 import { basename } from 'node:path';
 import { connect } from 'node:net';
+import { systemClock, type Clock } from '../clock.js';
 import { commandLine, describeProcess, findHolder, holdsSocket, processTree, readListeners, readProcessTable } from './proc-sockets.js';
 
 /** Whether something already accepts connections on host:port (a leftover or foreign server). */
-export function isPortInUse(host: string, port: number, timeoutMs = 250): Promise<boolean> {
+export function isPortInUse(host: string, port: number, timeoutMs = 250, clock: Clock = systemClock): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const done = (inUse: boolean): void => {
+      timer.cancel();
       socket.destroy();
       resolve(inUse);
     };
-    socket.setTimeout(timeoutMs, () => done(false));
+    const timer = clock.setTimer(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });

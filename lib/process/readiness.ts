@@ -4,6 +4,7 @@
  * second. Servers print a line when they start listening, so any output from the child also cuts
  * the current wait short: the moment of readiness is usually seen within a millisecond or two.
  */
+import { pause, systemClock, type Clock } from '../clock.js';
 import type { HttpClient } from './http.js';
 
 /** The delays between polls: pure, so the schedule can be asserted exactly. */
@@ -26,6 +27,8 @@ export interface ReadinessOptions {
   readonly maxDelayMs?: number;
   /** Registers a callback to call when the child shows activity (a log line); returns an unsubscribe. */
   readonly onActivity?: (poke: () => void) => () => void;
+  /** The pauses between polls and the deadline run on it (default the system clock). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -35,8 +38,9 @@ export interface ReadinessOptions {
 export type ReadinessResult = { ready: true; polls: number } | { ready: false; reason: string; summary: string; polls: number };
 
 export async function waitReady(options: ReadinessOptions): Promise<ReadinessResult> {
-  const started = performance.now();
-  const elapsed = (): number => performance.now() - started;
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
+  const elapsed = (): number => clock.now() - started;
   const delays = pollDelays(options.firstDelayMs ?? 5, 1.5, options.maxDelayMs ?? 100);
   let abandoned: string | null = null;
   void options.abandon.then((reason) => {
@@ -62,13 +66,10 @@ export async function waitReady(options: ReadinessOptions): Promise<ReadinessRes
       } catch (error) {
         lastStatus = (error as { code?: string }).code ?? (error as Error).message;
       }
-      let timer: NodeJS.Timeout | undefined;
-      const pause = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.min(delays(), Math.max(0, options.deadlineMs - elapsed())));
-        cutWaitShort = resolve;
-      });
-      await Promise.race([pause, options.abandon]);
-      clearTimeout(timer);
+      const wait = pause(clock, Math.min(delays(), Math.max(0, options.deadlineMs - elapsed())));
+      const poked = new Promise<void>((resolve) => (cutWaitShort = resolve));
+      await Promise.race([wait.done, poked, options.abandon]);
+      wait.cancel();
       cutWaitShort = undefined;
     }
   } finally {

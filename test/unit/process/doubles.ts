@@ -4,7 +4,10 @@
  * (a real port check would connect to the model's port, e.g. 5800, where a demo may be running).
  * Integration tests use the real fake upstream instead.
  */
+import { Server, Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { expect } from 'chai';
+import type { FakeClock } from '../../../lib/clock.js';
 import type { HttpClient, HttpRequest, HttpResult } from '../../../lib/process/http.js';
 import type { LocalTarget, PortGuard, PortHolder, PortOwner } from '../../../lib/process/port-check.js';
 import type { ChildHandle, Spawner } from '../../../lib/process/spawner.js';
@@ -124,4 +127,45 @@ export function recordStates(model: ModelProcess): { readonly changes: StateChan
   const changes: StateChange[] = [];
   model.on('state', (change) => changes.push(change));
   return { changes, path: () => changes.map((change) => `${change.from}→${change.to}`) };
+}
+
+/**
+ * Drive `clock` until `promise` settles: let pending callbacks run, then move time `stepMs` on, so
+ * code that waits on the clock (poll back-off, deadlines) runs through without real waiting.
+ */
+export async function runClock<T>(clock: FakeClock, promise: Promise<T>, stepMs = 1, maxSteps = 100_000): Promise<T> {
+  let settled = false;
+  const mark = (): void => {
+    settled = true;
+  };
+  promise.then(mark, mark);
+  for (let step = 0; !settled; step++) {
+    if (step >= maxSteps) throw new Error(`runClock: not settled after ${maxSteps} steps of ${stepMs} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!settled) clock.advance(stepMs);
+  }
+  return promise;
+}
+
+/**
+ * Within the calling `describe`: any attempt to connect a socket or listen on a port fails the test
+ * (unit tests of the process layer run while a demo may listen on the models' ports, e.g. 5800).
+ */
+export function forbidSockets(): void {
+  const saved = [Object.getOwnPropertyDescriptor(Socket.prototype, 'connect')!, Object.getOwnPropertyDescriptor(Server.prototype, 'listen')!] as const;
+  let attempts: string[] = [];
+  const refuse = (what: string) => (...args: unknown[]): never => {
+    attempts.push(`${what} ${JSON.stringify(args[0])}`);
+    throw new Error(`a unit test of the process layer tried to ${what}`);
+  };
+  beforeEach(function () {
+    attempts = [];
+    Object.defineProperty(Socket.prototype, 'connect', { ...saved[0], value: refuse('connect') });
+    Object.defineProperty(Server.prototype, 'listen', { ...saved[1], value: refuse('listen') });
+  });
+  afterEach(function () {
+    Object.defineProperty(Socket.prototype, 'connect', saved[0]);
+    Object.defineProperty(Server.prototype, 'listen', saved[1]);
+    expect(attempts, 'sockets opened').to.deep.equal([]);
+  });
 }

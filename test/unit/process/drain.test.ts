@@ -12,7 +12,7 @@ import { ModelProcess, RELOAD_EFFECT, restartFields } from '../../../lib/process
 import { genericPlugin } from '../../../plugins/generic.js';
 import { makeModel } from '../../helpers/model-config.js';
 import { pollUntil } from '../../helpers/wait.js';
-import { FakeHttp, FakePortGuard, FakeSpawner, recordStates } from './doubles.js';
+import { FakeHttp, FakePortGuard, FakeSpawner, forbidSockets, recordStates } from './doubles.js';
 
 const timeouts = { sleepTimeoutMs: 1000, wakeTimeoutMs: 1000 };
 const base = makeModel({ id: 'm', cmd: ['server', '--port', '5800'], port: 5800 });
@@ -62,6 +62,7 @@ describe('reload effects of model fields (RELOAD_EFFECT)', function () {
 });
 
 describe('ModelProcess drains (fake clock)', function () {
+  forbidSockets();
   let clock: FakeClock;
   let processes: ModelProcess[];
 

@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:net';
 import { expect } from 'chai';
 import { FakeClock } from '../../../lib/clock.js';
 import type { IdleStep, ModelConfig } from '../../../lib/config/types.js';
@@ -11,12 +10,13 @@ import { llamaServerPlugin } from '../../../plugins/llama-server.js';
 import { vllmPlugin } from '../../../plugins/vllm.js';
 import { makeModel } from '../../helpers/model-config.js';
 import { pollUntil } from '../../helpers/wait.js';
-import { FakeHttp, FakePortGuard, FakeSpawner, recordStates } from './doubles.js';
+import { FakeHttp, FakePortGuard, FakeSpawner, forbidSockets, recordStates } from './doubles.js';
 
 const MINUTE = 60_000;
 const timeouts = { sleepTimeoutMs: 1000, wakeTimeoutMs: 1000 };
 
 describe('ModelProcess (in-memory effects, fake clock)', function () {
+  forbidSockets();
   let clock: FakeClock;
   let spawner: FakeSpawner;
   let http: FakeHttp;
@@ -215,9 +215,17 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       const { model } = create({ cmdStop: ['kill', '-TERM', '${PID}'], unloadTimeoutMs: 50 });
       await use(model);
       const pid = model.pid!;
-      // The fake cmdStop does nothing, so the group gets SIGKILL after the grace period.
-      await model.stop('api');
+      // The fake cmdStop does nothing, so the group gets SIGKILL after the grace period (on the clock).
+      const stopping = model.stop('api');
+      await pollUntil(() => clock.pending === 1, { what: 'the kill grace timer' });
+      clock.advance(49);
+      await Promise.resolve();
+      expect(spawner.last.alive, 'still in its grace').to.equal(true);
+      clock.advance(1);
+      await stopping;
       expect(spawner.runs).to.deep.equal([['kill', '-TERM', String(pid)]]);
+      expect(spawner.signals.map((sent) => sent.signal)).to.deep.equal(['SIGKILL']);
+      expect(model.logs.lines().map((line) => line.text)).to.include('no exit 50 ms after SIGTERM: SIGKILL');
     });
   });
 
@@ -417,21 +425,13 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
     });
 
     it('opens no socket to the model\'s port (the unit tests run while a demo listens there)', async function () {
-      const sentinel: Server = createServer((socket) => socket.destroy());
-      let connections = 0;
-      sentinel.on('connection', () => connections++);
-      await new Promise<void>((resolve) => sentinel.listen(0, '127.0.0.1', resolve));
-      try {
-        const port = (sentinel.address() as { port: number }).port;
-        const { model } = create({ port, proxy: `http://127.0.0.1:${port}` });
-        await use(model);
-        expect(await model.sleep('test')).to.equal('asleep');
-        await use(model);
-        await model.stop('test');
-        expect(connections).to.equal(0);
-      } finally {
-        await new Promise((resolve) => sentinel.close(resolve));
-      }
+      // forbidSockets() fails any test of this file that connects or listens; this one walks every operation.
+      const { model } = create({ port: 5800, proxy: 'http://127.0.0.1:5800' });
+      await use(model);
+      expect(await model.sleep('test')).to.equal('asleep');
+      await use(model);
+      await model.stop('test');
+      expect(ports.calls.length, 'the port checks went to the fake guard').to.be.greaterThan(0);
     });
   });
 

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import { FakeClock } from '../../../lib/clock.js';
 import type { HttpClient, HttpRequest } from '../../../lib/process/http.js';
 import { pollDelays, waitReady } from '../../../lib/process/readiness.js';
+import { forbidSockets, runClock } from './doubles.js';
 
 function take(next: () => number, count: number): number[] {
   return Array.from({ length: count }, () => next());
@@ -23,6 +25,7 @@ function scripted(answers: readonly (number | string)[]): HttpClient & { readonl
 const never = new Promise<string>(() => undefined);
 
 describe('readiness polling', function () {
+  forbidSockets();
   describe('pollDelays', function () {
     it('starts at 5 ms and backs off by 1.5 (rounded up) to a 100 ms ceiling', function () {
       expect(take(pollDelays(), 11)).to.deep.equal([5, 8, 12, 18, 27, 41, 62, 93, 100, 100, 100]);
@@ -40,27 +43,40 @@ describe('readiness polling', function () {
     });
   });
 
-  describe('waitReady', function () {
-    it('polls at once and keeps polling through connection refused and 503 until 200', async function () {
+  describe('waitReady (fake clock)', function () {
+    let clock: FakeClock;
+    beforeEach(function () {
+      clock = new FakeClock();
+    });
+    afterEach(function () {
+      expect(clock.pending, 'pause timers left armed').to.equal(0);
+    });
+
+    it('polls at once and keeps polling through connection refused and 503 until 200, pausing on the clock', async function () {
       const http = scripted(['ECONNREFUSED', 'ECONNREFUSED', 503, 503, 200]);
-      const result = await waitReady({ url: 'http://127.0.0.1:9/health', deadlineMs: 5000, http, abandon: never });
+      const started = clock.now();
+      const result = await runClock(clock, waitReady({ url: 'http://127.0.0.1:9/health', deadlineMs: 5000, http, abandon: never, clock }));
       expect(result).to.deep.equal({ ready: true, polls: 5 });
+      expect(clock.now() - started, 'the first four pauses: 5 + 8 + 12 + 18 ms').to.equal(43);
       expect(http.calls.map((call) => call.url)).to.deep.equal(Array(5).fill('http://127.0.0.1:9/health'));
     });
 
     it('is ready on the first poll when the server already answers', async function () {
-      const result = await waitReady({ url: 'http://x/health', deadlineMs: 5000, http: scripted([200]), abandon: never });
+      const result = await waitReady({ url: 'http://x/health', deadlineMs: 5000, http: scripted([200]), abandon: never, clock });
       expect(result).to.deep.equal({ ready: true, polls: 1 });
+      expect(clock.pending).to.equal(0);
     });
 
     it('gives up at the deadline, naming the last answer', async function () {
-      const result = await waitReady({ url: 'http://x/health', deadlineMs: 60, http: scripted([503]), abandon: never });
+      const started = clock.now();
+      const result = await runClock(clock, waitReady({ url: 'http://x/health', deadlineMs: 60_000, http: scripted([503]), abandon: never, clock }), 100);
       expect(result.ready).to.equal(false);
-      expect(result.ready === false && result.reason).to.match(/^not ready after \d+s \(last check: HTTP 503\)$/);
+      expect(result.ready === false && result.reason).to.equal('not ready after 60s (last check: HTTP 503)');
+      expect(clock.now() - started).to.be.within(60_000, 60_100);
     });
 
     it('names a connection error code as the last check', async function () {
-      const result = await waitReady({ url: 'http://x/health', deadlineMs: 40, http: scripted(['ECONNREFUSED']), abandon: never });
+      const result = await runClock(clock, waitReady({ url: 'http://x/health', deadlineMs: 40, http: scripted(['ECONNREFUSED']), abandon: never, clock }));
       expect(result.ready === false && result.reason).to.include('last check: ECONNREFUSED');
     });
 
@@ -81,6 +97,7 @@ describe('readiness polling', function () {
         firstDelayMs: 60_000,
         http,
         abandon: never,
+        clock,
         onActivity: (callback) => {
           poke = callback;
           return () => {
@@ -96,7 +113,7 @@ describe('readiness polling', function () {
       let abandon!: (reason: string) => void;
       const abandoned = new Promise<string>((resolve) => (abandon = resolve));
       const http = scripted(['ECONNREFUSED']);
-      const waiting = waitReady({ url: 'http://x/health', deadlineMs: 10_000, http, abandon: abandoned });
+      const waiting = waitReady({ url: 'http://x/health', deadlineMs: 10_000, http, abandon: abandoned, clock });
       abandon('process exited early (code 1)');
       const result = await waiting;
       expect(result).to.deep.include({ ready: false, reason: 'process exited early (code 1)' });
