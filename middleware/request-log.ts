@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
 import { journalOf, type RequestJournal } from '../lib/gateway/request-journal.js';
+import { findRequestContext } from '../lib/gateway/types.js';
 
 export interface RequestLogEntry {
   readonly method: string;
@@ -59,7 +60,7 @@ export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>)
     });
     res.once('close', () => {
       tracked.finish();
-      const context = (res.locals as { siesta?: { model: { id: string }; access?: { waitedMs: number } } }).siesta;
+      const context = findRequestContext(res);
       const waitedMs = context?.access?.waitedMs;
       const entry: RequestLogEntry = {
         method: req.method,

@@ -72,8 +72,14 @@ export function setPeerRequestContext(res: Response, context: PeerRequestContext
   (res.locals as { siestaPeer?: PeerRequestContext }).siestaPeer = context;
 }
 
+/** The request context, or undefined when no model was resolved (any request that is not a local model's, or one refused before). */
+export function findRequestContext(res: Response): RequestContext | undefined {
+  return (res.locals as { siesta?: RequestContext }).siesta;
+}
+
+/** The request context, for the middleware after resolve-model: its absence is a bug in the chain. */
 export function requestContext(res: Response): RequestContext {
-  const context = (res.locals as { siesta?: RequestContext }).siesta;
+  const context = findRequestContext(res);
   if (!context) throw new Error('bug: no request context (resolve-model middleware missing from the chain)');
   return context;
 }
