@@ -23,6 +23,7 @@ export const ERROR_TABLE = {
   upstream_timeout: { status: 504, type: 'upstream_error', message: 'The model server did not answer in time' },
   start_failed: { status: 503, type: 'server_error', message: 'The model could not be started' },
   no_target: { status: 503, type: 'server_error', message: 'The selector has no available target' },
+  loop_detected: { status: 508, type: 'server_error', message: 'The request was forwarded in a loop between cluster nodes' },
   shutting_down: { status: 503, type: 'server_error', message: 'The gateway is shutting down' },
   client_gone: { status: 499, type: 'invalid_request_error', message: 'The client went away' },
   forbidden_host: { status: 403, type: 'permission_error', message: 'This Host name is not allowed' },

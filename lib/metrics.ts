@@ -52,6 +52,7 @@ export class Metrics {
   readonly #wakeSeconds: Histogram<'model'>;
   readonly #waitSeconds: Histogram<'model'>;
   readonly #requests: Counter<'model' | 'status'>;
+  readonly #routeDecisions: Counter<'outcome' | 'cost'>;
   #source: MetricsSource | null = null;
   readonly #onState = (change: StateChange): void => this.#observeState(change);
 
@@ -68,6 +69,7 @@ export class Metrics {
     this.#wakeSeconds = new Histogram({ name: 'siesta_model_wake_seconds', help: 'Duration of successful wakes (waking -> ready)', labelNames: ['model'], buckets: SWAP_BUCKETS, registers });
     this.#waitSeconds = new Histogram({ name: 'siesta_request_wait_seconds', help: 'Time a request waited for its model (queue, start or wake) before being proxied', labelNames: ['model'], buckets: WAIT_BUCKETS, registers });
     this.#requests = new Counter({ name: 'siesta_requests_total', help: 'Requests for a model, by final HTTP status (499 = client went away)', labelNames: ['model', 'status'], registers });
+    this.#routeDecisions = new Counter({ name: 'siesta_route_decisions_total', help: 'Cluster routing decisions: outcome=local|peer|retry|forwarded-in|loop|unauthorized, cost=the chosen node\'s cost class (lib/cluster/route-decision.ts)', labelNames: ['outcome', 'cost'], registers });
     const source = (): MetricsSource | null => this.#source;
     new Gauge({
       name: 'siesta_model_in_flight',
@@ -100,6 +102,11 @@ export class Metrics {
     if (sample.model === null) return;
     this.#requests.inc({ model: sample.model, status: String(sample.status) });
     if (sample.waitMs !== undefined) this.#waitSeconds.observe({ model: sample.model }, sample.waitMs / 1000);
+  }
+
+  /** Count one cluster routing decision (middleware/cluster-route.ts). */
+  routeDecision(outcome: string, cost: string): void {
+    this.#routeDecisions.inc({ outcome, cost });
   }
 
   /** The exposition text and its content type. */

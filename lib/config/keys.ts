@@ -142,6 +142,7 @@ export const ROOT_SHAPE: Shape = object(
     logFormat: null,
     adminKeys: null,
     maxBodySize: null,
+    cluster: object({ key: null, self: null, peers: null, dns: null, port: null, dnsRefresh: null, downAfter: null, heartbeat: null, connectTimeout: null }),
   },
   // logRequests: llama-swap HEAD no longer reads it (siesta logs one line per request anyway).
   // store and performance feed llama-swap's UI too, but llama-swap refuses bad values: checked, then dropped.

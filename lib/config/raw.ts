@@ -149,4 +149,18 @@ export interface RawConfig {
   readonly trustedProxies?: readonly string[];
   readonly allowedHosts?: readonly string[];
   readonly shutdownTimeout?: number;
+  readonly cluster?: RawCluster;
+}
+
+/** `cluster:` (durations already in ms). */
+export interface RawCluster {
+  readonly key?: string;
+  readonly self?: string;
+  readonly peers?: readonly string[];
+  readonly dns?: string;
+  readonly port?: number;
+  readonly dnsRefresh?: number;
+  readonly downAfter?: number;
+  readonly heartbeat?: number;
+  readonly connectTimeout?: number;
 }

@@ -27,6 +27,7 @@ import {
   resolveSelectors,
 } from './routing.js';
 import { defaultStateDir } from './state-dir.js';
+import { resolveCluster } from './cluster.js';
 import { canContainAll, compileMatrix } from '../scheduler/matrix/index.js';
 import type { CompiledMatrix } from '../scheduler/matrix/types.js';
 
@@ -130,6 +131,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
   const apiKeys = resolveKeys(raw.apiKeys, 'apiKeys', issue);
   const adminKeys = resolveKeys(raw.adminKeys, 'adminKeys', issue);
   const trustedProxies = resolveTrustedProxies(raw, issue);
+  const cluster = resolveCluster(raw, issue, warn);
 
   const config: GatewayConfig = {
     configPath: options.configPath,
@@ -164,6 +166,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     trustedProxies,
     allowedHosts: list(raw.allowedHosts).map((host) => host.trim().toLowerCase()).filter((host) => host !== ''),
     shutdownTimeoutMs: num(raw.shutdownTimeout, DEFAULTS.shutdownTimeoutMs),
+    ...(cluster ? { cluster } : {}),
   };
   return { config, issues, warnings };
 }

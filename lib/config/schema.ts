@@ -235,6 +235,18 @@ export const rootSchema = joi
     logFormat: joi.valid('text', 'json').messages({ 'any.only': 'must be text or json' }),
     adminKeys: keyList(),
     maxBodySize: size(),
+    // siesta's cluster (lib/config/cluster.ts resolves it; docs/kubernetes.md "Cluster").
+    cluster: joi.object({
+      key: joi.string().allow(''),
+      self: joi.string().allow(''),
+      peers: keyList(),
+      dns: joi.string().allow(''),
+      port: joi.number().integer().min(1).max(65535),
+      dnsRefresh: positiveDuration(),
+      downAfter: positiveDuration(),
+      heartbeat: positiveDuration(),
+      connectTimeout: positiveDuration(),
+    }),
   })
   .messages({ 'object.base': 'must be a mapping' });
 

@@ -242,6 +242,29 @@ export interface GatewayConfig {
   readonly trustedProxies: readonly string[];
   /** Largest multipart upload (audio, images) in bytes, streamed, not held in memory (default 2 GiB). */
   readonly maxUploadBytes: number;
+  /** `cluster:` (siesta only): absent when the file has none. */
+  readonly cluster?: ClusterConfig;
+}
+
+/** `cluster:`: the other siesta nodes this one follows and routes to (lib/cluster). */
+export interface ClusterConfig {
+  /** The shared secret nodes authenticate each other with (`x-siesta-cluster-key`). */
+  readonly key: string;
+  /** This node: an address (`10.0.0.5`) or URL; the peer with that host (and port, if given) is dropped. Its name in the cluster. */
+  readonly self: string;
+  /** Static peers: base URLs (`http://10.0.0.6:8080`), without a trailing slash. */
+  readonly peers: readonly string[];
+  /** A DNS name whose A/AAAA records are peers (a headless Service); '' = none. */
+  readonly dns: string;
+  /** The port of peers found through `dns` (default 8080). */
+  readonly port: number;
+  readonly dnsRefreshMs: number;
+  /** A peer silent this long (no event, no heartbeat, no poll answer) is marked down. */
+  readonly downAfterMs: number;
+  /** How often this node sends a heartbeat to the peers that follow it. */
+  readonly heartbeatMs: number;
+  /** How long a connection to a peer may take before the peer counts as failed. */
+  readonly connectTimeoutMs: number;
 }
 
 /** A problem found while loading: `path` is dotted with [i] indices, e.g. `models.qwen.idle[1].after`. */

@@ -39,6 +39,7 @@ import { createGatewayLogRing, GATEWAY_SOURCE, pipeModelOutput, stdoutPlan, teeL
 import { createModelListHandler } from './model-list.js';
 import { LiveFeed } from './live-feed.js';
 import { bodyReaders, MODEL_ROUTE_TABLE, registerModelRoutes } from './routes.js';
+import { createCluster } from '../cluster/index.js';
 
 /** The paths of the model routes (lib/gateway/routes.ts has the table: method, model source, upstream path). */
 export const MODEL_ROUTES: readonly string[] = [...new Set(MODEL_ROUTE_TABLE.map((route) => route.path))];
@@ -186,13 +187,15 @@ function build(
   router.use(createRequestLogMiddleware({ log, onDone: (entry) => metrics.observeRequest(entry) }));
   router.use(createCorsMiddleware({ origins: config.corsOrigins })); // before auth, as llama-swap: preflights carry no key
   // The hot path first, so model requests do not walk the admin, logs and static layers.
-  registerModelRoutes(router, { auth, ...bodyReaders(config), resolveModel, peerProxy, concurrencyLimit, makeReady, proxy });
+  const cluster = createCluster({ config, manager, feed, metrics, log, adminAuth }); // lib/cluster: closes itself with its manager
+  registerModelRoutes(router, { auth, ...bodyReaders(config), resolveModel, clusterRoute: cluster.route, peerProxy, concurrencyLimit, makeReady, proxy });
   router.get(['/health', '/wol-health'], function healthHandler(_req, res) {
     // 503 while stopping, so a load balancer or Kubernetes stops sending before the models stop.
     if (lasting.stopping.value) res.status(503).type('text/plain').send('stopping');
     else res.type('text/plain').send('OK');
   });
   router.get('/upstream', upstreamIndexRedirect); // no key, as llama-swap: the page it sends to asks for one
+  router.use('/api', cluster.api); // peers' /api/events and /api/models (cluster key), /api/cluster
   router.use('/api', adminAuth, createProfilesApi({ config, profiles: lasting.profiles, log }));
   router.use('/api', adminAuth, createLlamaSwapApi({ manager, config, log })); // llama-swap's and llmsnap's paths, before siesta's
   router.use('/api', adminAuth, createAdminApi({ manager, feed, log, ...options.events }));

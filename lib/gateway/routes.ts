@@ -87,6 +87,8 @@ export interface ModelRouteSteps {
   /** Multipart bodies, read only until the model field (middleware/multipart.ts). */
   readonly readUpload: RequestHandler;
   readonly resolveModel: RequestHandler;
+  /** Cluster routing (middleware/cluster-route.ts), when `cluster:` is configured. */
+  readonly clusterRoute?: RequestHandler | undefined;
   readonly peerProxy: RequestHandler;
   readonly concurrencyLimit: RequestHandler;
   readonly makeReady: RequestHandler;
@@ -142,7 +144,8 @@ export function bodyReaders(limits: Readonly<{ maxBodyBytes: number; maxUploadBy
 export function modelRouteChain(route: ModelRoute, steps: Readonly<ModelRouteSteps>): RequestHandler[] {
   const body = route.method === 'GET' ? [] : [steps.readBody, steps.readUpload];
   const rewrite = upstreamPath(route.path) === route.path ? [] : [rewriteUpstreamPath];
-  return [steps.auth, ...body, ...rewrite, steps.resolveModel, steps.peerProxy, steps.concurrencyLimit, steps.makeReady, steps.proxy];
+  const cluster = steps.clusterRoute ? [steps.clusterRoute] : [];
+  return [steps.auth, ...body, ...rewrite, steps.resolveModel, ...cluster, steps.peerProxy, steps.concurrencyLimit, steps.makeReady, steps.proxy];
 }
 
 /** What the gateway registers routes on (an Express router). */

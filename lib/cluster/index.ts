@@ -1,0 +1,79 @@
+/**
+ * `createCluster(options)`: this node's part of the cluster, built with each configuration. It
+ * follows the peers (ClusterView), routes requests for models the cluster serves
+ * (middleware/cluster-route.ts) and answers its peers (peer-api.ts). Without `cluster:` in the
+ * configuration every piece is a no-op.
+ *
+ * Lifetime: the view lives as long as the model manager it was built with. It closes itself when
+ * the live feed moves to another manager (a config reload builds a new cluster) or closes (the
+ * gateway closes), so the gateway needs no extra bookkeeping.
+ */
+import type { RequestHandler } from 'express';
+import type { GatewayConfig } from '../config/types.js';
+import type { LiveFeed } from '../gateway/live-feed.js';
+import type { ModelManager } from '../gateway/model-manager.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { createClusterRouteMiddleware } from '../../middleware/cluster-route.js';
+import { ClusterView } from './cluster-view.js';
+import { budgetsOf, localNode } from './local-status.js';
+import { createClusterApi } from './peer-api.js';
+
+export interface ClusterOptions {
+  readonly config: GatewayConfig;
+  readonly manager: ModelManager;
+  readonly feed: LiveFeed;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly adminAuth: RequestHandler;
+}
+
+export interface Cluster {
+  /** After resolve-model in the model routes; undefined without `cluster:`. */
+  readonly route: RequestHandler | undefined;
+  /** Under `/api`, before the admin API. */
+  readonly api: RequestHandler;
+  readonly view: ClusterView | null;
+}
+
+const passOn: RequestHandler = function noCluster(_req, _res, next) {
+  next();
+};
+
+export function createCluster(options: Readonly<ClusterOptions>): Cluster {
+  const { config, manager, feed, metrics, log } = options;
+  const cluster = config.cluster;
+  if (!cluster) return { route: undefined, api: passOn, view: null };
+  const budgets = budgetsOf(config.resources);
+  const view = new ClusterView({ config: cluster, log });
+  const self = (): ReturnType<typeof localNode> => localNode(cluster.self, manager, budgets);
+  const nodes = () => [self(), ...view.peers()];
+  const close = (): void => {
+    feed.off('reset', onReset);
+    feed.off('close', close);
+    view.close();
+  };
+  const onReset = (): void => {
+    if (feed.manager !== manager) close();
+  };
+  feed.on('reset', onReset);
+  feed.on('close', close);
+  view.start();
+  return {
+    view,
+    route: createClusterRouteMiddleware({ cluster, view, local: self, record: (outcome, cost) => metrics.routeDecision(outcome, cost), log }),
+    api: createClusterApi({
+      self: cluster.self,
+      key: cluster.key,
+      budgets,
+      heartbeatMs: cluster.heartbeatMs,
+      feed,
+      views: manager,
+      adminAuth: options.adminAuth,
+      nodes: () => {
+        const described = new Map(view.describe().map((peer) => [peer.url, peer]));
+        return nodes().map((node) => ({ ...node, name: node.url === null ? cluster.self : (described.get(node.id)?.name ?? null), mode: node.url === null ? 'self' : (described.get(node.id)?.mode ?? null) }));
+      },
+    }),
+  };
+}
