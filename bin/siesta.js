@@ -21,6 +21,14 @@ if (!sizedByUser) {
 if (compiledIsFresh(new URL('../', import.meta.url))) {
   await import('../dist/bin/siesta.js');
 } else {
-  await import('tsx'); // as `node --import tsx`: TypeScript sources, and `.ts` user plugins in any package type
+  try {
+    await import('tsx'); // as `node --import tsx`: TypeScript sources, and `.ts` user plugins in any package type
+  } catch (error) {
+    const { code, message } = /** @type {{ code?: unknown; message?: unknown }} */ (error);
+    if (code !== 'ERR_MODULE_NOT_FOUND' || typeof message !== 'string' || !message.includes("'tsx'")) throw error;
+    // tsx is an optional dependency (npm install --omit=optional leaves it out).
+    process.stderr.write('siesta: the compiled build (dist/) is missing or older than the TypeScript sources, and tsx, which runs the sources, is not installed: npm run build, or npm install tsx\n');
+    process.exit(1);
+  }
   await import('./siesta.ts');
 }

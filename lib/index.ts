@@ -1,4 +1,12 @@
-/** siesta's public API for embedding: `app.use('/llm', (await createGateway({ configPath })).router)`. */
+/**
+ * siesta's public API for embedding: `app.use('/llm', (await createGateway({ configPath })).router)`.
+ *
+ * Importing it changes nothing process-wide. The CLI's two process-wide switches stay in the CLI:
+ * V8's young-generation flags (bin/siesta.js, lib/cli/young-generation.ts, not exported) and the
+ * server whose requests are born with Express's prototypes, which an embedding app opts into by
+ * calling `createExpressServer(app)` (it changes only the app it is given). A `.ts` user plugin
+ * registers tsx for the whole process when siesta runs compiled (plugins/README.md).
+ */
 export { createGateway, MODEL_ROUTES, type Gateway, type GatewayOptions } from './gateway/create-gateway.js';
 export { ModelManager } from './gateway/model-manager.js';
 export { loadConfigFile, loadConfigText, ConfigError } from './config/index.js';

@@ -4,6 +4,8 @@
  * 16 MiB; an idle gateway then keeps that much more resident). Once the gateway listens, V8's own
  * growth comes back, so a busy gateway scavenges no more often than usual. Nothing happens when
  * the command did not hold it (the user set the young generation's flags, or siesta is embedded).
+ * A CLI-only switch: V8's flags are the whole process's, so lib/index.ts does not export it and an
+ * embedding app never has its flags changed by siesta.
  */
 import { setFlagsFromString } from 'node:v8';
 

@@ -11,6 +11,9 @@
  *
  * This rewires prototypes behind TypeScript's back (`app.request` is typed as Express's request
  * object, not a class prototype), which house style avoids; the measured gain is the reason.
+ *
+ * Opt-in: the CLI calls it (lib/cli/serve.ts); an embedding app calls it instead of `app.listen()`
+ * if it wants the gain. Only the app it is given changes; importing siesta changes no prototype.
  */
 import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';

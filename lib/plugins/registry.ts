@@ -24,12 +24,29 @@ const OWN_PLUGIN_DIRS = ['plugins', 'dist/plugins'].map((relative) => join(packa
 const RUNNING_TYPESCRIPT = import.meta.url.endsWith('.ts');
 let typeScriptLoader: Promise<void> | undefined;
 
-/** The compiled build loads a `.ts` user plugin through tsx (all of it, as `node --import tsx`), registered on first need. */
+/** What a `.ts` plugin's problem says when tsx, an optional dependency, is not installed. */
+const TSX_MISSING = 'a TypeScript plugin needs tsx, which is not installed: npm install tsx (or compile the plugin to .js)';
+
+/** Whether `error` is the import of tsx itself failing because the package is not installed. */
+function isTsxMissing(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === 'ERR_MODULE_NOT_FOUND' && typeof message === 'string' && message.includes("'tsx'");
+}
+
+/**
+ * The compiled build loads a `.ts` user plugin through tsx (all of it, as `node --import tsx`),
+ * registered on first need. tsx is an optional dependency: only `.ts` plugins need it.
+ */
 function loadTypeScript(): Promise<void> {
   // A computed specifier: `import('tsx')` would make TypeScript look for tsx's types, which its
   // root entry (a loader with side effects only) does not ship.
   const tsx = 'tsx';
-  typeScriptLoader ??= import(tsx).then(() => undefined);
+  typeScriptLoader ??= import(tsx).then(
+    () => undefined,
+    (error: unknown) => {
+      throw isTsxMissing(error) ? new Error(TSX_MISSING, { cause: error }) : error;
+    },
+  );
   return typeScriptLoader;
 }
 
