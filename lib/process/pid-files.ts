@@ -13,6 +13,9 @@
  * Each file is named after its model, its gateway and its server, so two gateways on one state
  * directory, or a server started while an older one of the same model is stopping, never
  * overwrite or delete each other's file.
+ *
+ * Length (~330 lines): the file format, the rules and the reaper that applies them are one concern,
+ * and most of the lines are the rules' comments.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
