@@ -3,7 +3,7 @@
  * or, when the peer has no usable stream, a poll of `/api/models`. The peer is `up` from its first
  * snapshot (or poll answer) until the stream breaks, a poll fails, or nothing (event, heartbeat)
  * arrived for `downAfterMs`: then it is marked down at once and the follower reconnects with a
- * doubling backoff (250 ms to 5 s), so a peer that comes back is up again within a backoff step.
+ * doubling backoff (250 ms to 2 s), so a peer that comes back is up again within a backoff step.
  */
 import { EventEmitter } from 'node:events';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';

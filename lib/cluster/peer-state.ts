@@ -89,6 +89,6 @@ export class SseParser {
 }
 
 /** Reconnect delay after `failures` failures in a row: doubling from `baseMs`, capped at `maxMs`. Pure. */
-export function backoffMs(failures: number, baseMs = 250, maxMs = 5000): number {
+export function backoffMs(failures: number, baseMs = 250, maxMs = 2000): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
 }
