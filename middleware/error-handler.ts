@@ -1,6 +1,6 @@
 /** The last handler: every error becomes an OpenAI-shaped JSON body, an SSE error event, or a cut response. */
-import type { ErrorRequestHandler, Response } from 'express';
-import { toGatewayError, type GatewayError } from '../lib/errors.js';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { GatewayError, toGatewayError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { isEventStream, sseJson, SSE_DONE } from '../lib/http/sse.js';
 
@@ -33,5 +33,12 @@ export function createErrorHandler(options: Readonly<{ log: Logger }>): ErrorReq
       log.warn('request failed', { path: req.originalUrl, code: gatewayError.code, error: gatewayError.message, ...(gatewayError.detail !== undefined ? { detail: gatewayError.detail } : {}) });
     }
     sendError(res, gatewayError);
+  };
+}
+
+/** After every route: no route matched, 404 in the OpenAI shape. */
+export function createNotFoundHandler(): RequestHandler {
+  return function notFoundHandler(req, _res, next) {
+    next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
   };
 }

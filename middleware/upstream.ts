@@ -28,6 +28,7 @@ import { findPeerModel } from '../lib/config/routing.js';
 import { GatewayError } from '../lib/errors.js';
 import { setPeerRequestContext, setRequestContext, type ModelDirectory } from '../lib/gateway/types.js';
 import type { ModelState } from '../lib/process/states.js';
+import type { BackendPlugin } from '../lib/plugins/types.js';
 import { rawBody } from './resolve-model.js';
 import { pinUpstreamPath } from '../lib/gateway/name-routing.js';
 
@@ -114,6 +115,22 @@ export interface UpstreamOptions {
   readonly ignorePaths?: readonly string[];
   /** The configured peers (their models are reachable as `/upstream/<peer>/<model>/...`); default none. */
   readonly peers?: Readonly<Record<string, PeerConfig>>;
+}
+
+/**
+ * `recipePaths` for one configuration: every endpoint of each model's plugin sleep and wake
+ * recipes, at every level (none for a model or backend it does not know). Computed once.
+ */
+export function recipePathsOf(
+  models: Readonly<Record<string, { readonly backend: string }>>,
+  plugins: { get(name: string): Pick<BackendPlugin, 'sleepLevels'> | undefined },
+): (model: string) => readonly string[] {
+  const paths = new Map<string, readonly string[]>();
+  for (const [id, model] of Object.entries(models)) {
+    const recipes = Object.values(plugins.get(model.backend)?.sleepLevels ?? {});
+    paths.set(id, recipes.flatMap((recipe) => [...recipe.sleep, ...recipe.wake].map((step) => step.endpoint)));
+  }
+  return (model) => paths.get(model) ?? [];
 }
 
 /**

@@ -4,18 +4,22 @@
  */
 import express, { type RequestHandler, type Router } from 'express';
 import type { GatewayConfig, LoadedConfig } from '../config/types.js';
+import { checkPlugins, ConfigError } from '../config/index.js';
 import type { Clock } from '../clock.js';
-import { GatewayError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { BackendPlugin } from '../plugins/types.js';
 import { loadPlugins } from '../plugins/registry.js';
+import { pluginChecksOf } from '../plugins/checks.js';
 import type { HttpClient } from '../process/http.js';
 import type { Spawner } from '../process/spawner.js';
 import { createAuthMiddleware } from '../../middleware/auth.js';
 import { createCorsMiddleware } from '../../middleware/cors.js';
 import { createConcurrencyLimitMiddleware } from '../../middleware/concurrency-limit.js';
-import { createErrorHandler } from '../../middleware/error-handler.js';
+import { createErrorHandler, createNotFoundHandler } from '../../middleware/error-handler.js';
+import { createHealthHandler } from '../../middleware/health.js';
+import { createModelListHandler } from '../../middleware/model-list.js';
+import { createRunningHandler, runningOfProcesses } from '../../middleware/running.js';
+import { createUnloadAllHandler } from '../../middleware/unload.js';
 import { createMakeReadyMiddleware } from '../../middleware/make-ready.js';
 import { createForwarder, createModelProxyMiddleware, createPeerProxyMiddleware } from '../../middleware/proxy.js';
 import { createProfilesApi } from '../../middleware/profiles-api.js';
@@ -23,11 +27,10 @@ import { NameRouter, ProfileSwitch } from './name-router.js';
 import { trustedProxyCheck } from '../http/trusted-proxies.js';
 import { createRequestLogMiddleware } from '../../middleware/request-log.js';
 import { createResolveModelMiddleware } from '../../middleware/resolve-model.js';
-import { createUpstreamMiddleware, upstreamIndexRedirect } from '../../middleware/upstream.js';
+import { createUpstreamMiddleware, recipePathsOf, upstreamIndexRedirect } from '../../middleware/upstream.js';
 import { createUpgradeHandler, type UpgradeHandler } from '../../middleware/upstream-upgrade.js';
 import { loadGatewayConfig, pluginIssues } from './load-config.js';
 import { changedModels, ModelManager, reloadPlan, type ReloadHandoff } from './model-manager.js';
-import { ConfigError } from '../config/errors.js';
 import { Metrics } from '../metrics.js';
 import { createAdminApi, type EventStreamOptions } from '../../middleware/admin-api.js';
 import { createAdminAuthMiddleware } from '../../middleware/admin-auth.js';
@@ -36,7 +39,6 @@ import { createLlamaSwapApi } from '../../middleware/llama-swap-api.js';
 import { createMetricsHandler } from '../../middleware/metrics.js';
 import { createStatusPage } from '../../middleware/status-page.js';
 import { createGatewayLogRing, GATEWAY_SOURCE, pipeModelOutput, stdoutPlan, teeLogger } from './gateway-log.js';
-import { createModelListHandler } from './model-list.js';
 import { LiveFeed } from './live-feed.js';
 import { bodyReaders, MODEL_ROUTE_TABLE, registerModelRoutes } from './routes.js';
 import { createCluster } from '../cluster/index.js';
@@ -98,13 +100,11 @@ export interface Gateway {
 
 async function resolveConfig(options: GatewayOptions & { config?: GatewayOptions['config'] | undefined }): Promise<{ loaded: LoadedConfig; plugins: PluginRegistry }> {
   if (options.config) {
-    const loaded: LoadedConfig = 'config' in options.config && 'warnings' in options.config ? options.config : { config: options.config, warnings: [] };
-    const plugins = await loadPlugins(loaded.config.pluginDir);
-    const unknown = Object.values(loaded.config.models).filter((model) => !plugins.get(model.backend));
-    const issues = [
-      ...unknown.map((model) => ({ path: `models.${model.id}.backend`, message: `unknown backend "${model.backend}" (known: ${plugins.names().join(', ')})` })),
-      ...pluginIssues(loaded.config, plugins),
-    ];
+    const given: LoadedConfig = 'config' in options.config && 'warnings' in options.config ? options.config : { config: options.config, warnings: [] };
+    const plugins = await loadPlugins(given.config.pluginDir);
+    // The loader's plugin checks (backend names, each plugin's options schema), as loadGatewayConfig runs them.
+    const loaded = checkPlugins(given, pluginChecksOf(plugins));
+    const issues = pluginIssues(loaded.config, plugins);
     if (issues.length > 0) throw new ConfigError(issues, loaded.config.configPath);
     return { loaded, plugins };
   }
@@ -140,11 +140,6 @@ interface Lasting {
   readonly stopping: { value: boolean };
 }
 
-/** Every endpoint of a plugin's sleep and wake recipes, at every level: refused on /upstream. */
-function recipePathsOf(plugin: BackendPlugin | undefined): string[] {
-  return Object.values(plugin?.sleepLevels ?? {}).flatMap((recipe) => [...recipe.sleep, ...recipe.wake].map((step) => step.endpoint));
-}
-
 function build(
   loaded: LoadedConfig,
   plugins: PluginRegistry,
@@ -177,6 +172,7 @@ function build(
   const { feed, metrics } = lasting;
   // The admin API, the logs and the status page have their own keys (adminKeys, else apiKeys), so
   // they sit before the API-key check; without any key they are open to loopback clients only.
+  const recipePaths = recipePathsOf(config.models, plugins); // refused on /upstream, as the fixed lifecycle paths
   const adminAuth = createAdminAuthMiddleware({
     adminKeys: config.adminKeys,
     apiKeys: config.apiKeys,
@@ -189,21 +185,14 @@ function build(
   // The hot path first, so model requests do not walk the admin, logs and static layers.
   const cluster = createCluster({ config, manager, feed, metrics, log, adminAuth }); // lib/cluster: closes itself with its manager
   registerModelRoutes(router, { auth, ...bodyReaders(config), resolveModel, clusterRoute: cluster.route, peerProxy, concurrencyLimit, makeReady, proxy });
-  router.get(['/health', '/wol-health'], function healthHandler(_req, res) {
-    // 503 while stopping, so a load balancer or Kubernetes stops sending before the models stop.
-    if (lasting.stopping.value) res.status(503).type('text/plain').send('stopping');
-    else res.type('text/plain').send('OK');
-  });
+  router.get(['/health', '/wol-health'], createHealthHandler({ stopping: () => lasting.stopping.value }));
   router.get('/upstream', upstreamIndexRedirect); // no key, as llama-swap: the page it sends to asks for one
   router.use('/api', cluster.api); // peers' /api/events and /api/models (cluster key), /api/cluster
   router.use('/api', adminAuth, createProfilesApi({ config, profiles: lasting.profiles, log }));
   router.use('/api', adminAuth, createLlamaSwapApi({ manager, config, log })); // llama-swap's and llmsnap's paths, before siesta's
   router.use('/api', adminAuth, createAdminApi({ manager, feed, log, ...options.events }));
   // llama-swap's GET /unload stops every model: an admin action (issue 11 defect 5), not an API call.
-  router.all('/unload', adminAuth, async function unloadAllHandler(_req, res) {
-    await manager.unloadAll();
-    res.type('text/plain').send('OK');
-  });
+  router.all('/unload', adminAuth, createUnloadAllHandler({ models: manager }));
   router.use('/logs', adminAuth);
   router.use(createLogsRouter({ feed, ...(options.events?.maxBufferedBytes ? { maxBufferedBytes: options.events.maxBufferedBytes } : {}) }));
   router.use(createStatusPage({ guard: adminAuth }));
@@ -211,37 +200,22 @@ function build(
   // Under the API keys, not the admin keys: Prometheus scrapes it like any API client.
   router.get('/metrics', createMetricsHandler({ metrics }));
   router.get(['/v1/models', '/models'], createModelListHandler({ config, models: manager, activeProfile: () => lasting.profiles.active }));
-  router.get('/running', function runningHandler(_req, res) {
-    const running = manager.processes().filter((process) => process.state !== 'stopped' && process.state !== 'shutdown');
-    res.json({
-      running: running.map((process) => ({
-        model: process.id,
-        state: process.state,
-        backend: process.model.backend,
-        proxy: process.model.proxy,
-        pid: process.pid,
-        inFlight: process.inFlight,
-        ...(process.model.name !== process.id ? { name: process.model.name } : {}),
-        ...(process.model.description ? { description: process.model.description } : {}),
-      })),
-    });
+  router.get('/running', createRunningHandler({ models: runningOfProcesses(manager) })); // until the manager offers running()
+  const upstream = createUpstreamMiddleware({
+    models: manager,
+    ignorePaths: config.upstreamIgnorePaths,
+    peers: config.peers,
+    recipePaths,
+    pins: () => (lasting.profiles.active === null ? undefined : config.profiles[lasting.profiles.active]?.pins),
   });
-  router.all(['/upstream/*path'], readBody, createUpstreamMiddleware({
-        models: manager,
-        ignorePaths: config.upstreamIgnorePaths,
-        peers: config.peers,
-        recipePaths: (id) => recipePathsOf(plugins.get(manager.process(id).model.backend)),
-        pins: () => (lasting.profiles.active === null ? undefined : config.profiles[lasting.profiles.active]?.pins),
-      }), peerProxy, concurrencyLimit, makeReady, proxy);
-  router.use(function notFoundHandler(req, _res, next) {
-    next(new GatewayError('not_found', `No route for ${req.method} ${req.path}`));
-  });
+  router.all(['/upstream/*path'], readBody, upstream, peerProxy, concurrencyLimit, makeReady, proxy);
+  router.use(createNotFoundHandler());
   router.use(createErrorHandler({ log }));
   const handleUpgrade = createUpgradeHandler({
     models: manager,
     apiKeys: config.apiKeys,
     ignorePaths: config.upstreamIgnorePaths,
-    recipePaths: (id) => recipePathsOf(plugins.get(manager.process(id).model.backend)),
+    recipePaths,
     trusted: trustedProxyCheck(config.trustedProxies),
     log,
   });

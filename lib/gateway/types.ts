@@ -36,6 +36,25 @@ export interface ModelGate extends ModelDirectory {
   tryAcquire(id: string): ModelAccess | undefined;
 }
 
+/** A model that has a process, as `GET /running` lists it (middleware/running.ts). */
+export interface RunningModel {
+  readonly id: string;
+  readonly state: ModelState;
+  readonly model: Pick<ModelConfig, 'backend' | 'proxy' | 'name' | 'description'>;
+  readonly pid: number | null;
+  readonly inFlight: number;
+}
+
+/** The models that have a process (every state but stopped and shutdown): a view the manager should offer. */
+export interface RunningModels {
+  running(): readonly RunningModel[];
+}
+
+/** Stops every model once its requests in flight are done (llama-swap's `/unload`). */
+export interface ModelUnloader {
+  unloadAll(): Promise<void>;
+}
+
 /** A body streamed to the upstream as it is read (multipart uploads): sent once, never resent. */
 export interface StreamedBody {
   readonly stream: Readable;
