@@ -323,6 +323,43 @@ function connect() {
   });
 }
 
+// ---------- cluster (GET api/cluster, only when `cluster:` is configured) ----------
+
+const clusterSection = el('section', { class: 'cluster', 'aria-labelledby': 'cluster-title', hidden: '' }, el('h2', { id: 'cluster-title' }, 'Cluster'), el('ul', { class: 'cluster-nodes' }));
+
+function renderCluster(view) {
+  const list = clusterSection.querySelector('ul');
+  list.replaceChildren(
+    ...view.nodes.map((node) =>
+      el(
+        'li',
+        { 'data-up': String(node.up) },
+        el('strong', {}, `${node.self ? 'this node' : node.name ?? node.id}${node.up ? '' : ' (down)'}`),
+        ' ',
+        node.models.map((model) => `${model.id} ${model.state}${model.asleepLevel ? ` L${model.asleepLevel}` : ''}${model.inFlight ? ` ·${model.inFlight}` : ''}`).join(', '),
+      ),
+    ),
+  );
+  clusterSection.hidden = false;
+}
+
+async function pollCluster() {
+  try {
+    const response = await fetch(url('api/cluster'), { headers: { accept: 'application/json' } });
+    if (response.ok) {
+      const view = await response.json();
+      if (view.nodes.length === 0) return; // no cluster: the section stays hidden and polling stops
+      renderCluster(view);
+    }
+  } catch {
+    // offline: the connection indicator says so already
+  }
+  setTimeout(pollCluster, 2000);
+}
+
+document.querySelector('main')?.insertBefore(clusterSection, document.querySelector('section.logs'));
+pollCluster();
+
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && source?.readyState === EventSource.CLOSED) connect();
 });

@@ -36,14 +36,18 @@ export interface Cluster {
   readonly view: ClusterView | null;
 }
 
-const passOn: RequestHandler = function noCluster(_req, _res, next) {
-  next();
-};
+/** Without `cluster:`: `/api/cluster` answers an empty cluster (the status page then hides its section). */
+function noClusterApi(adminAuth: RequestHandler): RequestHandler {
+  return function noClusterApi(req, res, next) {
+    if (req.method !== 'GET' || req.path !== '/cluster') return next();
+    void adminAuth(req, res, (error?: unknown) => (error ? next(error) : void res.json({ self: null, nodes: [] })));
+  };
+}
 
 export function createCluster(options: Readonly<ClusterOptions>): Cluster {
   const { config, manager, feed, metrics, log } = options;
   const cluster = config.cluster;
-  if (!cluster) return { route: undefined, api: passOn, view: null };
+  if (!cluster) return { route: undefined, api: noClusterApi(options.adminAuth), view: null };
   const budgets = budgetsOf(config.resources);
   const view = new ClusterView({ config: cluster, log });
   const self = (): ReturnType<typeof localNode> => localNode(cluster.self, manager, budgets);
