@@ -19,7 +19,7 @@ import {
 const ROOT = resolve(import.meta.dirname, '../../../deploy/kubernetes');
 
 /** What the DaemonSet's environment gives siesta's ${env.NAME} (values are placeholders). */
-const POD_ENV = { SIESTA_API_KEY: 'test-key', SIESTA_NAMESPACE: 'siesta', SIESTA_NODE_NAME: 'gpu-node-1' };
+const POD_ENV = { SIESTA_API_KEY: 'test-key', SIESTA_CLUSTER_KEY: 'test-cluster-key', SIESTA_POD_IP: '10.0.0.5', SIESTA_PEERS_DNS: 'siesta-peers.siesta.svc', SIESTA_NAMESPACE: 'siesta', SIESTA_NODE_NAME: 'gpu-node-1' };
 
 const KUSTOMIZATIONS = [
   {
