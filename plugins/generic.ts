@@ -9,7 +9,6 @@ export const genericPlugin: BackendPlugin = {
   apiVersion: 1,
   description: 'any HTTP server; sleeps via the model\'s sleepEndpoints/wakeEndpoints, else stop/start',
   defaults: { checkEndpoint: '/health' },
-  loadingStatuses: [503],
 };
 
 export default genericPlugin;

@@ -11,7 +11,6 @@ export const llamaServerPlugin: BackendPlugin = {
   apiVersion: 1,
   description: 'llama.cpp llama-server (stop/start; reports its own --sleep-idle-seconds sleep)',
   defaults: { checkEndpoint: '/health' },
-  loadingStatuses: [503],
   sleepsBySelf: true,
   async isAsleep({ http }) {
     const response = await http.request({ method: 'GET', path: '/props' });

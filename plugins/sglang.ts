@@ -9,7 +9,6 @@ export const sglangPlugin: BackendPlugin = {
   apiVersion: 1,
   description: 'SGLang with --enable-memory-saver',
   defaults: { checkEndpoint: '/health' },
-  loadingStatuses: [503],
   sleepLevels: {
     1: {
       name: 'sglang release/resume',

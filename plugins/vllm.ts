@@ -19,7 +19,6 @@ export const vllmPlugin: BackendPlugin = {
   apiVersion: 1,
   description: 'vLLM with --enable-sleep-mode (levels 1 and 2)',
   defaults: { env: { VLLM_SERVER_DEV_MODE: '1' }, checkEndpoint: '/health' },
-  loadingStatuses: [503],
   sleepLevels: {
     1: {
       name: 'vllm level 1',

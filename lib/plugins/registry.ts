@@ -81,7 +81,7 @@ const pluginSchema = Joi.object({
   description: Joi.string(),
   optionsSchema: Joi.object().schema(),
   defaults: Joi.object({ env: Joi.object().pattern(Joi.string(), Joi.string()), checkEndpoint: Joi.string() }),
-  loadingStatuses: Joi.array().items(Joi.number().integer()),
+  loadingStatuses: Joi.array().items(Joi.number().integer()), // deprecated and ignored (types.ts): older plugins still load
   sleepLevels: Joi.object().pattern(
     Joi.number().integer().min(1),
     Joi.object({ name: Joi.string().required(), sleep: Joi.array().items(stepSchema).min(1).required(), wake: Joi.array().items(stepSchema).required() }),

@@ -62,8 +62,9 @@ export interface BackendPlugin {
     readonly checkEndpoint?: string;
   };
   /**
-   * HTTP statuses of the readiness probe that mean "still loading" (connection refused always does).
-   * Any other non-200 status also keeps polling until the deadline, but these are not logged as odd.
+   * @deprecated Ignored: accepted so that plugins written for earlier versions still load. The
+   * readiness probe treats every answer but 200, and a refused connection, as "still loading"
+   * until `healthCheckTimeout` (llama-swap's rule); the timeout's message names the last answer.
    */
   readonly loadingStatuses?: readonly number[];
   /** Sleep recipes by level. A plugin without recipes cannot sleep: eviction stops it. */
