@@ -15,7 +15,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ProxyTimeouts } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import { sendError } from './error-handler.js';
-import { eventStreamOrigin, markEventStream } from '../lib/http/sse.js';
+import { eventStreamOrigin, isEventStreamType, markEventStream } from '../lib/http/sse.js';
 import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
 import { onUpstreamRequest } from '../lib/gateway/request-journal.js';
@@ -252,7 +252,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
           }
         } else {
           const headers = forwardHeaders(upstreamRes.headers, RESPONSE_HOP_BY_HOP);
-          const eventStream = String(upstreamRes.headers['content-type'] ?? '').toLowerCase().includes('text/event-stream');
+          const eventStream = isEventStreamType(upstreamRes.headers['content-type']);
           // As llama-swap: tell a reverse proxy in front of siesta (nginx) not to buffer a stream.
           if (eventStream) {
             headers['x-accel-buffering'] = 'no';

@@ -46,6 +46,11 @@ export const EVENT_STREAM_HEADERS: Readonly<OutgoingHttpHeaders> = Object.freeze
   'x-accel-buffering': 'no',
 });
 
+/** Whether a `Content-Type` header names an event stream (any case, any parameters). */
+export function isEventStreamType(contentType: string | string[] | number | undefined): boolean {
+  return String(contentType ?? '').toLowerCase().includes('text/event-stream');
+}
+
 /** Who wrote the head of an event stream: siesta (its own 200 and headers), or the upstream (passed through). */
 export type EventStreamOrigin = 'siesta' | 'upstream';
 

@@ -3,7 +3,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Response } from 'express';
 import { expect } from 'chai';
 import { GatewayError } from '../../../lib/errors.js';
-import { EVENT_STREAM_HEADERS, eventStreamOrigin, isEventStream, markEventStream, openEventStream, SSE_DONE, sseComment, sseData, sseEvent, sseJson, sseRetry } from '../../../lib/http/sse.js';
+import { EVENT_STREAM_HEADERS, eventStreamOrigin, isEventStream, isEventStreamType, markEventStream, openEventStream, SSE_DONE, sseComment, sseData, sseEvent, sseJson, sseRetry } from '../../../lib/http/sse.js';
 import { eventStreamError } from '../../../middleware/error-handler.js';
 
 describe('lib/http/sse', function () {
@@ -22,6 +22,18 @@ describe('lib/http/sse', function () {
       ['retry', sseRetry(2000), 'retry: 2000\n\n'],
     ];
     for (const [name, actual, expected] of table) expect(actual, name).to.equal(expected);
+  });
+
+  it('isEventStreamType as a table', function () {
+    const table: [string | string[] | undefined, boolean][] = [
+      ['text/event-stream', true],
+      ['Text/Event-Stream; charset=utf-8', true],
+      ['application/json', false],
+      ['', false],
+      [undefined, false],
+      [['text/event-stream'], true],
+    ];
+    for (const [value, expected] of table) expect(isEventStreamType(value), String(value)).to.equal(expected);
   });
 
   it('an error ends a stream as an OpenAI-style event, then [DONE]', function () {
