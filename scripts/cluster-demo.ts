@@ -207,7 +207,7 @@ export async function startDemoCluster(options: { readonly isolation?: Isolation
     }
     names.forEach((name, index) => {
       const file = join(workDir, `${name}.yaml`);
-      const startPort = isolation === 'netns' ? 5800 : 21000 + index * 100 + (process.pid % 50) * 300;
+      const startPort = isolation === 'netns' ? 5800 : 20000 + (process.pid % 40) * 300 + index * 100; // below the ephemeral range
       writeFileSync(file, demoConfig({ self: urls[index]!, peers: urls, vramGiB: budgets[index]!, startPort, stateDir: join(workDir, `${name}-state`) }));
       const siesta = [process.execPath, join(ROOT, 'bin/siesta.js'), '-config', file, '-listen', `${addresses[index]}:${port}`];
       const argv = isolation === 'netns' ? ['ip', 'netns', 'exec', namespaces[index]!, ...siesta] : siesta;
