@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { RecipeTimeouts } from '../plugins/recipes.js';
 import type { HttpClient } from '../process/http.js';
+import type { PortGuard } from '../process/port-check.js';
 import { LogRing, type LogLine } from '../process/log-ring.js';
 import { ModelProcess, restartFields, type Lease, type ReadyOutcome } from '../process/model-process.js';
 import { reapLeftovers, type PidRecord } from '../process/pid-files.js';
@@ -28,6 +29,8 @@ export interface ModelManagerOptions {
   readonly clock?: Clock;
   readonly spawner?: Spawner;
   readonly http?: HttpClient;
+  /** The port checks of every model (default: connect probe plus /proc); unit tests inject a fake. */
+  readonly portGuard?: PortGuard;
   /**
    * Running processes to take over from a previous manager (config reload), keyed by model id: the
    * models whose configuration did not change or changed only in fields that apply in place; each
@@ -146,6 +149,11 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   readonly #waiters = new Map<string, Waiter>();
   /** Scheduler-initiated operations running per model; state changes outside them are `external`. */
   readonly #ownOps = new Map<string, number>();
+  /**
+   * The lease a finished load took, per model, until the scheduler's first grant for that model
+   * takes it over (the grants follow `loaded` in the same turn; a lease nobody took is released).
+   */
+  readonly #loadLeases = new Map<string, { readonly process: ModelProcess; readonly lease: Lease }>();
   readonly #log: Logger;
   #nextRequest = 0;
   #closed = false;
@@ -184,6 +192,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.spawner ? { spawner: options.spawner } : {}),
         ...(options.http ? { http: options.http } : {}),
+        ...(options.portGuard ? { portGuard: options.portGuard } : {}),
         ...(gates.length > 0 ? { startGate: Promise.all(gates) } : {}),
       });
       process.on('state', (change) => this.#onState(change));
@@ -457,8 +466,11 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       case 'load': {
         // The process of this manager, taken now: after a reload `process()` answers for the successor.
         const process = this.process(effect.model);
-        this.#runOwn(effect.model, () => this.#reaping.then(() => process.ensureReady()), (outcome) => {
+        // The load ends holding a lease: the grant that follows hands it to a request (one count, no second acquire).
+        this.#runOwn(effect.model, () => this.#reaping.then(() => process.acquire()), ({ lease, outcome }) => {
           for (const waiter of this.#waiters.values()) if (waiter.model === effect.model && !waiter.granted) waiter.outcome ??= outcome;
+          this.#loadLeases.get(effect.model)?.lease.release();
+          this.#loadLeases.set(effect.model, { process, lease });
           return { type: 'loaded', model: effect.model };
         }, (error) => {
           const failure = toGatewayError(error);
@@ -469,7 +481,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
             }
           }
           return { type: 'load-failed', model: effect.model, message: failure.message };
-        });
+        }, () => this.#takeLoadLease(effect.model, process)?.release());
         return;
       }
       case 'evict': {
@@ -499,11 +511,12 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   }
 
   /** Run a scheduler-initiated operation; state changes it causes are not reported as `external`. */
-  #runOwn<T>(model: string, operation: () => Promise<T>, onDone: (value: T) => SchedulerEvent, onError: (error: unknown) => SchedulerEvent): void {
+  #runOwn<T>(model: string, operation: () => Promise<T>, onDone: (value: T) => SchedulerEvent, onError: (error: unknown) => SchedulerEvent, after?: () => void): void {
     this.#ownOps.set(model, (this.#ownOps.get(model) ?? 0) + 1);
     const finish = (event: SchedulerEvent): void => {
       this.#ownOps.set(model, (this.#ownOps.get(model) ?? 1) - 1);
       this.#apply(event);
+      after?.();
     };
     operation().then((value) => finish(onDone(value)), (error: unknown) => finish(onError(error)));
   }
@@ -513,9 +526,16 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
     if (!waiter) return;
     waiter.granted = true;
     this.#waiters.delete(requestId);
-    // The scheduler grants once the model is ready; acquire() is then immediate. Should the process
-    // have gone away meanwhile (crash), acquire() starts it again.
-    this.process(waiter.model).acquire().then(
+    const process = this.process(waiter.model);
+    // The scheduler grants once the model is ready: the first grant after a load takes the load's
+    // lease, later ones a lease of the ready process.
+    const lease = this.#takeLoadLease(waiter.model, process) ?? process.tryLease();
+    if (lease) {
+      waiter.resolve({ lease: this.#servedLease(requestId, lease), outcome: waiter.outcome ?? { action: 'none', ms: 0 }, waitedMs: performance.now() - waiter.askedAt });
+      return;
+    }
+    // Should the process have gone away meanwhile (crash, admin stop), acquire() starts it again.
+    process.acquire().then(
       ({ lease, outcome }) => {
         waiter.resolve({
           lease: this.#servedLease(requestId, lease),
@@ -528,6 +548,14 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         waiter.reject(error);
       },
     );
+  }
+
+  /** The lease the last load of `model` holds on `process`, handed over (removed); undefined when none. */
+  #takeLoadLease(model: string, process: ModelProcess): Lease | undefined {
+    const held = this.#loadLeases.get(model);
+    if (held?.process !== process) return undefined;
+    this.#loadLeases.delete(model);
+    return held.lease;
   }
 
   /** The process's lease, which on release also tells the scheduler the granted request is done (once). */
