@@ -11,6 +11,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Filters, ModelConfig } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import type { Route } from '../lib/gateway/name-routing.js';
+import { deletePath, setPath } from '../lib/gateway/json-path.js';
 import { setPeerRequestContext, setRequestContext, type ModelDirectory, type StreamedBody } from '../lib/gateway/types.js';
 import { findField, spliceBuffer, uploadOf, type FieldSpan, type Upload } from './multipart.js';
 import { expectsBody } from '../lib/http/body-deadline.js';
@@ -37,14 +38,18 @@ export function multipartField(body: Buffer, contentType: string, field: string)
  * `setParamsByID[name]`, which may override setParams. Pure; returns a new object.
  */
 export function applyFilters(body: Record<string, unknown>, filters: Filters, name: string, forwardName: string | null): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...body };
+  // Keys are sjson paths in llama-swap (`chat_template_kwargs.enable_thinking`), applied in sorted order.
+  let out: Record<string, unknown> = { ...body };
   if (forwardName !== null) out.model = forwardName;
   for (const key of filters.stripParams) {
-    if (key !== 'model') delete out[key];
+    if (key !== 'model') out = deletePath(out, key);
   }
-  Object.assign(out, filters.setParams);
+  const set = (params: Readonly<Record<string, unknown>>): void => {
+    for (const key of Object.keys(params).sort()) out = setPath(out, key, params[key]);
+  };
+  set(filters.setParams);
   const byId = Object.hasOwn(filters.setParamsByID, name) ? filters.setParamsByID[name] : undefined;
-  if (byId) Object.assign(out, byId);
+  if (byId) set(byId);
   return out;
 }
 

@@ -36,6 +36,10 @@ describe('resolve-model: filters and the forwarded body', function () {
       // TestServer_ResolveFilters_QualifiedPeer: a peer's filters under its qualified name, the model renamed to the peer's id.
       ['a peer: renamed to its own id, its filters applied', { model: 'remote/org/model', temperature: 1 }, filters({ stripParams: ['temperature'] }), 'remote/org/model', 'org/model', { model: 'org/model' }],
       ['a peer: setParamsByID by the routed (qualified) name', { model: 'remote/m' }, filters({ setParamsByID: { 'remote/m': { x: 1 }, m: { y: 2 } } }), 'remote/m', 'm', { model: 'm', x: 1 }],
+      // sjson paths, as llama-swap: a dotted key reaches inside an object, creating it when missing.
+      ['a dotted setParams key sets a nested value', { model: 'm', chat_template_kwargs: { keep: 1 } }, filters({ setParams: { 'chat_template_kwargs.enable_thinking': false } }), 'm', null, { model: 'm', chat_template_kwargs: { keep: 1, enable_thinking: false } }],
+      ['a dotted setParams key creates the object', { model: 'm' }, filters({ setParams: { 'provider.zdr': true } }), 'm', null, { model: 'm', provider: { zdr: true } }],
+      ['a dotted stripParams key removes a nested value', { model: 'm', a: { b: 1, c: 2 } }, filters({ stripParams: ['a.b'] }), 'm', null, { model: 'm', a: { c: 2 } }],
     ];
     for (const [what, body, f, name, forwardName, expected] of cases) {
       it(what, function () {
