@@ -147,11 +147,11 @@ profiles:
       app.post('/v1/*path', express.raw({ type: () => true }), createResolveModelMiddleware({ models, routing }), function report(_req, res) {
         const peer = peerRequestContext(res);
         if (peer) {
-          res.json({ peer: peer.peer.id, model: peer.model, body: peer.body?.toString('utf8') ?? null });
+          res.json({ peer: peer.peer.id, model: peer.model, body: Buffer.isBuffer(peer.body) ? peer.body.toString('utf8') : null });
           return;
         }
         const context = requestContext(res);
-        res.json({ local: context.model.id, requestedName: context.requestedName, body: context.body?.toString('utf8') ?? null, stream: context.stream });
+        res.json({ local: context.model.id, requestedName: context.requestedName, body: Buffer.isBuffer(context.body) ? context.body.toString('utf8') : null, stream: context.stream });
       });
       app.use(createErrorHandler({ log: silent }));
       return { app, profiles, released };
