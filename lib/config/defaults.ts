@@ -14,6 +14,8 @@ export const DEFAULTS = Object.freeze({
   startPort: 5800,
   unloadTimeoutMs: 10_000,
   sleepRequestTimeoutMs: 10_000,
+  /** NVIDIA's binary, looked up on PATH unless `cudaCheckpoint.path` names it. */
+  cudaCheckpointPath: 'cuda-checkpoint',
   wakeRequestTimeoutMs: 10_000,
   globalTTLMs: 0,
   /** llama-swap: a concurrencyLimit of 0 (its default) means the internal default of 10. */

@@ -98,7 +98,7 @@ export interface RawModel {
   readonly sleepEndpoints?: readonly RawHttpStep[];
   readonly wakeEndpoints?: readonly RawHttpStep[];
   readonly backend?: string;
-  readonly sleep?: { readonly level?: number };
+  readonly sleep?: { readonly level?: number; readonly method?: 'http' | 'cuda-checkpoint' };
   readonly idle?: readonly RawIdleStep[];
   readonly resources?: RawAmounts & { readonly asleep?: RawAmounts };
   readonly priority?: number;
@@ -126,6 +126,7 @@ export interface RawConfig {
   readonly apiKeys?: readonly string[];
   readonly models?: Readonly<Record<string, RawModel>>;
   readonly sleepRequestTimeout?: number;
+  readonly cudaCheckpoint?: { readonly path?: string };
   readonly wakeRequestTimeout?: number;
   readonly resources?: RawAmounts;
   readonly pluginDir?: string;

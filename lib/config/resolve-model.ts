@@ -29,6 +29,8 @@ export interface PluginChecks {
 /** The global values a model falls back to. */
 export interface ModelDefaults {
   readonly sleepRequestTimeoutMs: number;
+  /** The global `cudaCheckpoint.path`, else `cuda-checkpoint` (looked up on PATH). */
+  readonly cudaCheckpointPath: string;
   readonly wakeRequestTimeoutMs: number;
   readonly healthCheckTimeoutMs: number;
   readonly unloadTimeoutMs: number;

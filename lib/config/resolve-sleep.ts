@@ -14,7 +14,7 @@ import { formatDuration } from './units.js';
 export interface SleepContext {
   readonly issue: Report;
   readonly warn: Report;
-  readonly defaults: { readonly sleepRequestTimeoutMs: number; readonly wakeRequestTimeoutMs: number };
+  readonly defaults: { readonly sleepRequestTimeoutMs: number; readonly wakeRequestTimeoutMs: number; readonly cudaCheckpointPath: string };
 }
 
 /** An explicit endpoint recipe (`sleepEndpoints` / `wakeEndpoints`), or null when the list is empty or absent. */
@@ -52,6 +52,14 @@ export function resolveSleep(
   const wakeEndpoints = resolveSteps(id, raw.wakeEndpoints, 'wakeEndpoints', ctx.defaults.wakeRequestTimeoutMs, macros);
   const sleepLevel = raw.sleep?.level === 1 || raw.sleep?.level === 2 ? raw.sleep.level : DEFAULTS.sleepLevel;
   const siestaStyle = typeof raw.backend === 'string' || raw.sleep !== undefined;
+  if (raw.sleep?.method === 'cuda-checkpoint') {
+    // CUDA checkpoint needs no endpoints: it sleeps any backend, whatever llmsnap's sleepMode default.
+    if (raw.sleepMode === 'disable') ctx.warn(at('sleepMode'), 'is disable: this model is stopped, not checkpointed (remove sleepMode to use sleep.method: cuda-checkpoint)');
+    if (raw.sleep.level !== undefined) ctx.warn(at('sleep', 'level'), 'does not apply to sleep.method: cuda-checkpoint');
+    if (sleepEndpoints) ctx.warn(at('sleepEndpoints'), 'are not used with sleep.method: cuda-checkpoint');
+    const enabled = raw.sleepMode !== 'disable';
+    return { sleep: { enabled, level: sleepLevel, method: 'cuda-checkpoint', checkpointBinary: ctx.defaults.cudaCheckpointPath }, sleepEndpoints, wakeEndpoints };
+  }
   const sleepEnabled = raw.sleepMode === 'enable' || (siestaStyle && raw.sleepMode !== 'disable');
   if (sleepEnabled) {
     // llmsnap: sleepMode: enable needs both lists; a siesta backend brings its own recipe.

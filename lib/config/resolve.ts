@@ -83,6 +83,7 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
     warn,
     defaults: {
       sleepRequestTimeoutMs,
+      cudaCheckpointPath: typeof raw.cudaCheckpoint?.path === 'string' && raw.cudaCheckpoint.path !== '' ? raw.cudaCheckpoint.path : DEFAULTS.cudaCheckpointPath,
       wakeRequestTimeoutMs,
       healthCheckTimeoutMs,
       // llama-swap: an unloadTimeout of 0 means the default.

@@ -123,7 +123,7 @@ export const modelSchema = joi.object({
   sleepEndpoints: joi.array().items(httpStep),
   wakeEndpoints: joi.array().items(httpStep),
   backend: joi.string(),
-  sleep: joi.object({ level: level() }),
+  sleep: joi.object({ level: level(), method: joi.valid('http', 'cuda-checkpoint').messages({ 'any.only': 'must be http or cuda-checkpoint' }) }),
   idle: joi.array().items(
     joi.object({
       after: positiveDuration().required(),
@@ -228,6 +228,8 @@ export const rootSchema = joi
     // No models is fine (llama-swap loads a peers-only file, or an empty one).
     models: joi.object().pattern(/.*/, modelSchema),
     sleepRequestTimeout: positiveDuration(),
+    // NVIDIA's cuda-checkpoint binary for models with sleep.method: cuda-checkpoint (default: found on PATH).
+    cudaCheckpoint: joi.object({ path: joi.string().min(1) }),
     wakeRequestTimeout: positiveDuration(),
     resources: amounts,
     pluginDir: joi.string(),

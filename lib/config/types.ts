@@ -157,8 +157,13 @@ export interface ModelConfig {
   readonly sendLoadingState: boolean;
   /** Plugin name (`backend`), default `generic`. */
   readonly backend: string;
-  /** `sleepMode` + `sleep.level`. `enabled` false = never sleep, always stop. */
-  readonly sleep: { readonly enabled: boolean; readonly level: number };
+  /**
+   * `sleepMode` + `sleep.level` + `sleep.method`. `enabled` false = never sleep, always stop.
+   * `method` absent or `http` = the plugin's HTTP recipes (or `sleepEndpoints`); `cuda-checkpoint` =
+   * NVIDIA's cuda-checkpoint on every CUDA process of the model (levels do not apply), run from
+   * `checkpointBinary` (the global `cudaCheckpoint.path`, else `cuda-checkpoint` found on PATH).
+   */
+  readonly sleep: { readonly enabled: boolean; readonly level: number; readonly method?: 'http' | 'cuda-checkpoint'; readonly checkpointBinary?: string };
   /** Explicit recipes that override the plugin's; null when not configured. */
   readonly sleepEndpoints: readonly HttpStep[] | null;
   readonly wakeEndpoints: readonly HttpStep[] | null;

@@ -16,10 +16,26 @@ function resolveSteps(steps: readonly RecipeStep[], timeoutMs: number): HttpStep
   }));
 }
 
+/** The recipe of `sleep.method: cuda-checkpoint`: one suspend step, one resume step (levels do not apply). */
+function cudaRecipe(model: ModelConfig, timeouts: RecipeTimeouts, level: number): ResolvedRecipe {
+  const binary = model.sleep.checkpointBinary ?? 'cuda-checkpoint';
+  return {
+    name: 'cuda-checkpoint',
+    // The level asked for, so a deeper idle step finds the model asleep "deep enough" and does not wake it.
+    level,
+    sleep: [],
+    wake: [],
+    cuda: {
+      sleep: [{ kind: 'cuda-checkpoint', action: 'suspend', binary, timeoutMs: timeouts.sleepTimeoutMs }],
+      wake: [{ kind: 'cuda-checkpoint', action: 'resume', binary, timeoutMs: timeouts.wakeTimeoutMs }],
+    },
+  };
+}
+
 /**
  * The recipe for putting `model` to sleep at `level` (default: its configured level), or null when
  * it cannot sleep and eviction must stop it. Explicit `sleepEndpoints`/`wakeEndpoints` win over the
- * plugin's recipe; `sleepMode: disable` always means stop/start.
+ * plugin's recipe; `sleep.method: cuda-checkpoint` wins over both; `sleepMode: disable` always means stop/start.
  */
 export function resolveRecipe(
   model: ModelConfig,
@@ -28,6 +44,7 @@ export function resolveRecipe(
   level: number = model.sleep.level,
 ): ResolvedRecipe | null {
   if (!model.sleep.enabled) return null;
+  if (model.sleep.method === 'cuda-checkpoint') return cudaRecipe(model, timeouts, level);
   if (model.sleepEndpoints && model.sleepEndpoints.length > 0) {
     return { name: 'sleepEndpoints', level, sleep: model.sleepEndpoints, wake: model.wakeEndpoints ?? [] };
   }

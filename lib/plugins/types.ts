@@ -83,10 +83,29 @@ export interface BackendPlugin {
   warmup?(ctx: PluginContext): Promise<void>;
 }
 
+/**
+ * A step of a CUDA checkpoint recipe: suspend (lock with a timeout, checkpoint, confirm) or resume
+ * (restore, unlock, confirm) every process of the model's tree that has CUDA state, with NVIDIA's
+ * `cuda-checkpoint` binary. Run by lib/process/cuda-checkpoint.ts.
+ */
+export interface CudaCheckpointStep {
+  readonly kind: 'cuda-checkpoint';
+  readonly action: 'suspend' | 'resume';
+  /** Path of the binary, or a bare name looked up on PATH. */
+  readonly binary: string;
+  /** Bound of the whole step (every process, every call). */
+  readonly timeoutMs: number;
+}
+
 /** A plugin recipe resolved against a model's config: every step has its method and timeout. */
 export interface ResolvedRecipe {
   readonly name: string;
   readonly level: number;
   readonly sleep: readonly HttpStep[];
   readonly wake: readonly HttpStep[];
+  /**
+   * `sleep.method: cuda-checkpoint`: these steps replace `sleep`/`wake` (which are then empty) and
+   * the plugin's `isAsleep` is not asked (the steps confirm the CUDA state themselves).
+   */
+  readonly cuda?: { readonly sleep: readonly CudaCheckpointStep[]; readonly wake: readonly CudaCheckpointStep[] };
 }

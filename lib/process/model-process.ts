@@ -28,7 +28,7 @@ import { IdleTimers } from './idle-timers.js';
 import { Leases, type Lease } from './leases.js';
 import { LogRing } from './log-ring.js';
 import { guardedTarget, procPortGuard, type PortGuard } from './port-check.js';
-import { httpStepExecutor, RecipeRunner } from './recipe-runner.js';
+import { cudaStepExecutor, httpStepExecutor, RecipeRunner } from './recipe-runner.js';
 import { restartFields } from './reload-effect.js';
 import { realSpawner, type Spawner } from './spawner.js';
 import { canTransition, type ModelState, type StateChange } from './states.js';
@@ -137,7 +137,7 @@ export class ModelProcess extends EventEmitter<Events> {
     });
     this.#recipes = new RecipeRunner({
       plugin: this.plugin,
-      executors: { http: httpStepExecutor(http, upstream) },
+      executors: { http: httpStepExecutor(http, upstream), 'cuda-checkpoint': cudaStepExecutor(() => this.#child.pid, this.#log, () => this.id) },
       context: (timeoutMs) => ({ model: this.model, baseUrl: upstream, http: pluginHttp(http, upstream, timeoutMs, this.#abort.signal), log: this.#log, signal: this.#abort.signal }),
       clock: this.#clock,
       log: this.#log,

@@ -4,15 +4,15 @@
  * (`isAsleep`, polled on the clock), and warms a woken model up. It knows nothing of model states
  * or leases: the owner (`model-process.ts`) decides when to sleep and what a failure means.
  *
- * A step is a tagged union (`RecipeStep`) run by one executor per kind (`StepExecutors`): today
- * every step is an HTTP call to the model's server; a step that runs a program (a CUDA checkpoint)
- * is a new member of the union plus its executor, and nothing else here changes. The compiler
- * refuses a kind without an executor.
+ * A step is a tagged union (`RecipeStep`) run by one executor per kind (`StepExecutors`): an HTTP
+ * call to the model's server, or a CUDA checkpoint of its process tree (cuda-checkpoint.ts). The
+ * compiler refuses a kind without an executor.
  */
 import type { HttpStep } from '../config/types.js';
 import { pause, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
+import type { BackendPlugin, CudaCheckpointStep, PluginContext, ResolvedRecipe } from '../plugins/types.js';
+import { CudaCheckpointer, execFileRunner, procTree, type ExecFn } from './cuda-checkpoint.js';
 import type { HttpClient } from './http.js';
 import { joinUpstream } from './upstream-url.js';
 
@@ -21,8 +21,10 @@ export interface HttpRecipeStep extends HttpStep {
   readonly kind: 'http';
 }
 
-/** One step of a sleep or wake recipe. New kinds (a program to run) join this union. */
-export type RecipeStep = HttpRecipeStep;
+export type { CudaCheckpointStep } from '../plugins/types.js';
+
+/** One step of a sleep or wake recipe. */
+export type RecipeStep = HttpRecipeStep | CudaCheckpointStep;
 
 /** Runs one step within its `timeoutMs`; throws with the reason when it failed. */
 export type StepExecutor<S extends RecipeStep> = (step: S) => Promise<void>;
@@ -35,7 +37,14 @@ export function describeStep(step: RecipeStep): string {
   switch (step.kind) {
     case 'http':
       return `${step.method} ${step.endpoint}`;
+    case 'cuda-checkpoint':
+      return `cuda-checkpoint ${step.action}`;
   }
+}
+
+/** The steps of a recipe for `what`: its CUDA steps when it has them, else its HTTP steps. */
+export function recipeSteps(recipe: ResolvedRecipe, what: 'sleep' | 'wake'): RecipeStep[] {
+  return recipe.cuda ? [...recipe.cuda[what]] : httpSteps(recipe[what]);
 }
 
 /** A recipe's HTTP steps as recipe steps. */
@@ -54,6 +63,29 @@ export function httpStepExecutor(http: HttpClient, upstream: string): StepExecut
     });
     if (status < 200 || status > 299) throw new StepAnswered(status);
   };
+}
+
+/**
+ * The CUDA checkpoint executor: suspends or resumes the process tree rooted at `rootPid()` (the
+ * model's child) with the step's binary; `exec` and `tree` are injectable for tests.
+ */
+export function cudaStepExecutor(
+  rootPid: () => number | null,
+  log: Logger,
+  id: () => string,
+  exec: ExecFn = execFileRunner,
+  tree: (root: number) => Promise<readonly number[]> = procTree,
+): StepExecutor<CudaCheckpointStep> {
+  const checkpointer = new CudaCheckpointer({
+    exec,
+    tree: () => {
+      const pid = rootPid();
+      return pid === null ? Promise.resolve([]) : tree(pid);
+    },
+    log,
+    id,
+  });
+  return (step) => checkpointer.run(step);
 }
 
 /** A step that was carried out but refused (non-2xx): its message is not prefixed with "failed". */
@@ -83,14 +115,15 @@ export class RecipeRunner {
 
   /** Run the sleep steps, then wait until the backend reports itself asleep (within `confirmMs`). Throws on failure. */
   async sleep(recipe: ResolvedRecipe, confirmMs: number): Promise<void> {
-    await this.run(httpSteps(recipe.sleep), 'sleep');
-    await this.confirm(true, confirmMs);
+    await this.run(recipeSteps(recipe, 'sleep'), 'sleep');
+    // A CUDA checkpoint confirms its state itself; the backend's HTTP view of sleep does not apply.
+    if (!recipe.cuda) await this.confirm(true, confirmMs);
   }
 
   /** Run the wake steps (none when `recipe` is null), then wait until the backend reports itself awake. Throws on failure. */
   async wake(recipe: ResolvedRecipe | null, confirmMs: number): Promise<void> {
-    if (recipe) await this.run(httpSteps(recipe.wake), 'wake');
-    await this.confirm(false, confirmMs);
+    if (recipe) await this.run(recipeSteps(recipe, 'wake'), 'wake');
+    if (!recipe?.cuda) await this.confirm(false, confirmMs);
   }
 
   /** The plugin's warm-up after a wake, if any; a failure is logged, never thrown (the model serves anyway). */
@@ -120,6 +153,8 @@ export class RecipeRunner {
     switch (step.kind) {
       case 'http':
         return this.#options.executors.http(step);
+      case 'cuda-checkpoint':
+        return this.#options.executors['cuda-checkpoint'](step);
     }
   }
 

@@ -17,6 +17,8 @@ const recipe: ResolvedRecipe = {
   wake: [{ method: 'POST', endpoint: '/wake_up', timeoutMs: 300 }],
 };
 
+const noCuda = (): Promise<void> => Promise.reject(new Error('no CUDA step expected'));
+
 describe('RecipeRunner (in-memory, fake clock)', function () {
   forbidSockets();
   let clock: FakeClock;
@@ -35,7 +37,7 @@ describe('RecipeRunner (in-memory, fake clock)', function () {
     const context = (): PluginContext => ({ model: makeModel({ id: 'm', cmd: ['server'] }), baseUrl: 'http://x', http: { request: () => Promise.resolve({ status: 200, body: '' }) }, log: silentLogger, signal: new AbortController().signal });
     return new RecipeRunner({
       plugin: { name: 'p', apiVersion: 1, ...plugin },
-      executors: executors ?? { http: (step) => Promise.resolve(void ran.push(`${describeStep(step)} within ${step.timeoutMs}`)) },
+      executors: executors ?? { http: (step) => Promise.resolve(void ran.push(`${describeStep(step)} within ${step.timeoutMs}`)), 'cuda-checkpoint': (step) => Promise.resolve(void ran.push(`${describeStep(step)} with ${step.binary} within ${step.timeoutMs}`)) },
       context,
       clock,
       log: silentLogger,
@@ -52,7 +54,7 @@ describe('RecipeRunner (in-memory, fake clock)', function () {
   });
 
   it('stops at the first failing step and names it', async function () {
-    const failing: StepExecutors = { http: (step) => (step.endpoint === '/release' ? Promise.reject(new Error('no answer within 200 ms')) : Promise.resolve()) };
+    const failing: StepExecutors = { http: (step) => (step.endpoint === '/release' ? Promise.reject(new Error('no answer within 200 ms')) : Promise.resolve()), 'cuda-checkpoint': noCuda };
     const error = await runner({}, failing).sleep(recipe, 1000).then(() => null, (caught: Error) => caught);
     expect(error?.message).to.equal('sleep step POST /release failed: no answer within 200 ms');
   });
@@ -61,7 +63,7 @@ describe('RecipeRunner (in-memory, fake clock)', function () {
     const http = new FakeHttp();
     http.basePath = '/base';
     http.override = (_method, path) => (path === '/release' ? 503 : undefined);
-    const executors: StepExecutors = { http: httpStepExecutor(http, 'http://127.0.0.1:5800/base') };
+    const executors: StepExecutors = { http: httpStepExecutor(http, 'http://127.0.0.1:5800/base'), 'cuda-checkpoint': noCuda };
     const steps: HttpRecipeStep[] = httpSteps(recipe.sleep);
     const error = await runner({}, executors).run(steps, 'sleep').then(() => null, (caught: Error) => caught);
     expect(error?.message).to.equal('sleep step POST /release answered HTTP 503');
