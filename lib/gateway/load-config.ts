@@ -2,10 +2,10 @@
  * Configuration plus plugins, loaded together: the plugin directory comes from the config, and the
  * config's `backend` names and `options:` blocks are checked against the plugins found there.
  */
-import type { Schema } from 'joi';
 import { ConfigError, checkPlugins, loadConfigFile, loadConfigText, type LoadOptions } from '../config/index.js';
 import type { ConfigIssue, GatewayConfig, LoadedConfig } from '../config/types.js';
 import { loadPlugins, type PluginRegistry } from '../plugins/registry.js';
+import { pluginChecksOf } from '../plugins/checks.js';
 import { readConfigSources } from '../config/merge.js';
 
 export interface ConfigSource {
@@ -66,13 +66,8 @@ export async function loadGatewayConfig(given: ConfigSource): Promise<LoadedGate
   // Any problem found so far is thrown before the plugins are loaded.
   const resolved = await load(await read(given), env);
   const plugins = await loadPlugins(resolved.config.pluginDir);
-  const schemas: Record<string, Schema> = {};
-  for (const name of plugins.names()) {
-    const schema = plugins.get(name)?.optionsSchema;
-    if (schema) schemas[name] = schema;
-  }
   // Then the plugin checks on the resolved config: backend names, each plugin's options schema.
-  const loaded = checkPlugins(resolved, { knownBackends: plugins.names(), pluginOptionSchemas: schemas });
+  const loaded = checkPlugins(resolved, pluginChecksOf(plugins));
   const issues = pluginIssues(loaded.config, plugins);
   if (issues.length > 0) throw new ConfigError(issues, loaded.config.configPath);
   return { ...loaded, plugins };

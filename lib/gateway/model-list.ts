@@ -13,7 +13,6 @@
  * `architecture`, `capabilities`, `supported_parameters`, `context_length` and `meta.n_ctx`.
  * Local models and aliases also carry siesta's `state` and `backend`; `owned_by` is `siesta`.
  */
-import type { Request, Response } from 'express';
 import type { GatewayConfig, ModelCapabilities, SelectorConfig } from '../config/types.js';
 import { findPeerModel } from '../config/routing.js';
 import type { ModelState } from '../process/states.js';
@@ -209,25 +208,4 @@ export function buildModelList(input: ModelListInput): { object: 'list'; data: M
 
   data.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { object: 'list', data };
-}
-
-export interface ModelListOptions {
-  readonly config: ModelListInput['config'];
-  readonly models: { state(id: string): ModelState };
-  /** The active profile (default: none). */
-  readonly activeProfile?: () => string | null;
-  /** Seconds since the epoch (default the clock). */
-  readonly nowSec?: () => number;
-}
-
-/** The handler of `GET /v1/models` and `GET /models`; echoes `Origin` so browser clients can read it, as llama-swap does. */
-export function createModelListHandler(options: Readonly<ModelListOptions>): (req: Request, res: Response) => void {
-  const { config, models } = options;
-  const activeProfile = options.activeProfile ?? (() => null);
-  const nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
-  return function listModelsHandler(req, res) {
-    const origin = req.get('origin');
-    if (origin) res.set('Access-Control-Allow-Origin', origin);
-    res.json(buildModelList({ config, state: (id) => models.state(id), activeProfile: activeProfile(), createdSec: nowSec() }));
-  };
 }
