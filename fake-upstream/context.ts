@@ -50,6 +50,8 @@ export interface Backend {
   onIdle(): void;
   /** A generation request arrived. */
   onBusy(): void;
+  /** llama-server: how many of the prompt's tokens its slot has cached (`timings.cache_n`); the slot then holds this prompt. */
+  promptCache?(prompt: string, promptN: number): number;
   /** Stop any timers (process shutdown). */
   dispose(): void;
 }

@@ -54,6 +54,8 @@ interface Plan {
   readonly kind: 'chat' | 'completion';
   readonly meta: ResponseMeta;
   readonly promptN: number;
+  /** Prompt tokens the slot had cached (llama-server `timings.cache_n`); `prompt_n` is the rest. */
+  readonly cacheN: number;
   readonly count: number;
   readonly finishReason: 'stop' | 'length';
   readonly stream: boolean;
@@ -94,7 +96,7 @@ async function answerStream(ctx: FakeContext, backend: Backend, res: ServerRespo
   });
   const finishReason = generation.aborted ? 'abort' : plan.finishReason;
   const last = streamChunk(plan.kind, plan.meta, produced, undefined, finishReason);
-  if (backend.withTimings) last['timings'] = timings(plan.promptN, firstTokenAt - startedAt, produced, performance.now() - firstTokenAt);
+  if (backend.withTimings) last['timings'] = timings(plan.promptN - plan.cacheN, firstTokenAt - startedAt, produced, performance.now() - firstTokenAt, plan.cacheN);
   await sse(res, last);
   if (plan.includeUsage) await sse(res, usageChunk(plan.kind, plan.meta, usage(plan.promptN, produced)));
   await sse(res, '[DONE]');
@@ -110,7 +112,7 @@ async function answerWhole(ctx: FakeContext, backend: Backend, plan: Plan, gener
   const finishReason = generation.aborted ? 'abort' : plan.finishReason;
   const used = usage(plan.promptN, produced);
   const body = plan.kind === 'chat' ? chatCompletion(plan.meta, text, finishReason, used) : textCompletion(plan.meta, text, finishReason, used);
-  if (backend.withTimings) body['timings'] = timings(plan.promptN, 0, produced, performance.now() - startedAt);
+  if (backend.withTimings) body['timings'] = timings(plan.promptN - plan.cacheN, 0, produced, performance.now() - startedAt, plan.cacheN);
   ctx.state.promptTokensTotal += plan.promptN;
   ctx.state.predictedTokensTotal += produced;
   return { status: 200, body };
@@ -180,10 +182,12 @@ export async function handleGeneration(
     }
     const planned = plannedTokens(body, options.tokens);
     const streamOptions = body['stream_options'];
+    const promptN = promptTokens(body);
     const plan: Plan = {
       kind,
       meta: responseMeta,
-      promptN: promptTokens(body),
+      promptN,
+      cacheN: backend.promptCache?.(JSON.stringify(body['messages'] ?? body['prompt'] ?? ''), promptN) ?? 0,
       count: planned.count,
       finishReason: planned.finishReason,
       stream: body['stream'] === true,

@@ -158,6 +158,7 @@ export function embeddingsResponse(meta: ResponseMeta, inputs: readonly string[]
 }
 
 export interface Timings {
+  cache_n: number;
   prompt_n: number;
   prompt_ms: number;
   prompt_per_second: number;
@@ -168,10 +169,11 @@ export interface Timings {
 }
 
 /** llama-server's `timings` object. */
-export function timings(promptN: number, promptMs: number, predictedN: number, predictedMs: number): Timings {
+export function timings(promptN: number, promptMs: number, predictedN: number, predictedMs: number, cacheN = 0): Timings {
   const safePromptMs = Math.max(promptMs, 0.001);
   const safePredictedMs = Math.max(predictedMs, 0.001);
   return {
+    cache_n: cacheN,
     prompt_n: promptN,
     prompt_ms: promptMs,
     prompt_per_second: (promptN * 1000) / safePromptMs,

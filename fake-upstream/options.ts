@@ -40,6 +40,10 @@ export interface FakeOptions {
   /** Self-unload after this many idle ms; 0 = never (`--sleep-idle-seconds`, fractions allowed). */
   readonly sleepIdleMs: number;
   readonly metrics: boolean;
+  /** `--slot-save-path DIR`: slot save/restore files live there; null = slot actions refused. */
+  readonly slotSavePath: string | null;
+  /** `POST /slots/{id}?action=save` answers 500 (`--fail-slot-save`). */
+  readonly failSlotSave: boolean;
   // sglang
   readonly enableMemorySaver: boolean;
 }
@@ -83,6 +87,7 @@ const SWITCHES: Readonly<Record<string, SwitchKey>> = {
   '--strict-model': 'strictModel',
   '--enable-sleep-mode': 'enableSleepMode',
   '--metrics': 'metrics',
+  '--fail-slot-save': 'failSlotSave',
   '--enable-memory-saver': 'enableMemorySaver',
 };
 
@@ -102,7 +107,7 @@ export const USAGE = `usage: fake-upstream --port N [options]
   --hang-sleep | --hang-wake  sleep / wake calls never answer (the caller's timeout ends them)
   --strict-model            404 when the request names another model
   vllm: --enable-sleep-mode (dev endpoints also need VLLM_SERVER_DEV_MODE=1)
-  llama-server: --sleep-idle-seconds N, --metrics
+  llama-server: --sleep-idle-seconds N, --metrics, --slot-save-path DIR, --fail-slot-save
   sglang: --enable-memory-saver`;
 
 /** Parse argv (without node and script) into options; throws OptionsError naming the bad flag. */
@@ -132,6 +137,8 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     vllmDevMode: env['VLLM_SERVER_DEV_MODE'] === '1',
     sleepIdleMs: 0,
     metrics: false,
+    slotSavePath: null,
+    failSlotSave: false,
     enableMemorySaver: false,
   };
   let alias: string | undefined;
@@ -206,6 +213,9 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
         break;
       case '--sleep-idle-seconds':
         options.sleepIdleMs = parseSeconds(value(), flag);
+        break;
+      case '--slot-save-path':
+        options.slotSavePath = value();
         break;
       default:
         throw new OptionsError(`unknown option '${raw}'`);

@@ -1,11 +1,13 @@
 /**
  * llama.cpp `llama-server`: port bound at once, 503 "Loading model" until loaded, `/props` with
  * `is_sleeping`, `--sleep-idle-seconds` self-unload that the next generation request reloads,
- * `/metrics` with `--metrics`, no HTTP sleep endpoints.
+ * `/metrics` with `--metrics`, no HTTP sleep endpoints, slot save/restore with `--slot-save-path`
+ * (llama-slots.ts).
  */
 import type { Backend, FakeContext } from '../context.js';
 import { delay, type Reply } from '../http-util.js';
 import { LOADING_BODY } from './generic.js';
+import { createFakeSlots } from './llama-slots.js';
 
 function llamaError(code: number, message: string, type: string): Reply {
   return { status: code, body: { error: { code, message, type } } };
@@ -26,6 +28,7 @@ export function createLlamaServerBackend(ctx: FakeContext): Backend {
   const { options, state } = ctx;
   let idleTimer: NodeJS.Timeout | undefined;
   let waking: Promise<boolean> | undefined;
+  const slots = createFakeSlots(ctx);
 
   function clearIdleTimer(): void {
     if (idleTimer) clearTimeout(idleTimer);
@@ -65,7 +68,9 @@ export function createLlamaServerBackend(ctx: FakeContext): Backend {
       owned_by: 'llamacpp',
       meta: { vocab_type: 2, n_vocab: 32_000, n_ctx_train: 4096, n_embd: 64, n_params: 1_000_000, size: 4_000_000 },
     }),
+    promptCache: (prompt, promptN) => slots.promptCache(prompt, promptN),
     routes: {
+      ...slots.routes,
       'GET /props': () => ({
         status: 200,
         body: {

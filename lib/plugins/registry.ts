@@ -89,6 +89,10 @@ const pluginSchema = Joi.object({
   isAsleep: Joi.function(),
   sleepsBySelf: Joi.boolean(),
   warmup: Joi.function(),
+  beforeStop: Joi.function(),
+  afterStart: Joi.function(),
+  afterStartText: Joi.string(),
+  configWarnings: Joi.function(),
 }).unknown(false);
 
 /** Problems with a candidate plugin object, as `key: reason` strings; empty when it is valid. */

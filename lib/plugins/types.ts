@@ -81,6 +81,21 @@ export interface BackendPlugin {
   readonly sleepsBySelf?: boolean;
   /** A cheap request after a wake so the first real request is not slow (vLLM: 1 token). */
   warmup?(ctx: PluginContext): Promise<void>;
+  /**
+   * Called before siesta stops a ready process (eviction, idle ladder, unload, shutdown), e.g. to
+   * save state the next start restores (llama-server `saveSlots`). Bounded by the host's sleep
+   * timeout (`ctx.signal` aborts then); a failure is logged and never blocks the stop.
+   */
+  beforeStop?(ctx: PluginContext): Promise<void>;
+  /**
+   * Called after a start, before the model admits requests (the loading stream says
+   * `afterStartText`). Bounded by the host's wake timeout; a failure is logged, the model serves.
+   */
+  afterStart?(ctx: PluginContext): Promise<void>;
+  /** What the loading stream shows while `afterStart` runs, e.g. `restoring prompt cache`. */
+  readonly afterStartText?: string;
+  /** Config problems only this plugin sees, as warnings (`siesta check`): path like `models.X.options.saveSlots`. */
+  configWarnings?(model: ModelConfig): readonly { readonly path: string; readonly message: string }[];
 }
 
 /**

@@ -21,7 +21,7 @@ import { GatewayError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { checkEndpointOf } from '../plugins/defaults.js';
 import { resolveRecipe, type RecipeTimeouts } from '../plugins/recipes.js';
-import type { BackendPlugin, ResolvedRecipe } from '../plugins/types.js';
+import type { BackendPlugin, PluginContext, ResolvedRecipe } from '../plugins/types.js';
 import { ChildRunner } from './child-runner.js';
 import { nodeHttpClient, pluginHttp, type HttpClient } from './http.js';
 import { IdleTimers } from './idle-timers.js';
@@ -74,6 +74,8 @@ type Events = {
   'self-sleep': [{ model: string; asleep: boolean }];
   /** The last request in flight finished (inFlight is 0 again). */
   drained: [];
+  /** A start runs the plugin's afterStart (e.g. `restoring prompt cache`); the state stays `starting`. */
+  step: [{ model: string; text: string }];
 };
 
 export class ModelProcess extends EventEmitter<Events> {
@@ -89,6 +91,8 @@ export class ModelProcess extends EventEmitter<Events> {
   readonly #recipes: RecipeRunner;
   readonly #leases: Leases;
   readonly #idle: IdleTimers;
+  /** The context of the plugin's beforeStop / afterStart hooks: their own deadline, not the shutdown signal (a save runs at shutdown too). */
+  readonly #hookContext: (signal: AbortSignal, timeoutMs: number) => PluginContext;
 
   #state: ModelState = 'stopped';
   #stateSince = performance.now();
@@ -143,6 +147,7 @@ export class ModelProcess extends EventEmitter<Events> {
       log: this.#log,
       id: () => this.id,
     });
+    this.#hookContext = (signal, timeoutMs) => ({ model: this.model, baseUrl: upstream, http: pluginHttp(http, upstream, timeoutMs, signal), log: this.#log, signal });
     this.#leases = new Leases(this.#clock, {
       onTake: () => this.#onTake(),
       onRelease: () => (this.#lastUsedAt = this.#clock.now()),
@@ -351,6 +356,10 @@ export class ModelProcess extends EventEmitter<Events> {
       this.#transition('stopped', result.stateReason);
       throw result.error;
     }
+    if (this.plugin.afterStart) {
+      this.emit('step', { model: this.id, text: this.plugin.afterStartText ?? 'preparing' });
+      await this.#runHook('afterStart', this.#timeouts.wakeTimeoutMs);
+    }
     this.#transition('ready', reason);
     this.#idleFromNow();
   }
@@ -409,9 +418,11 @@ export class ModelProcess extends EventEmitter<Events> {
 
   async #doStop(reason: string, drainMs?: number): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'shutdown') return;
+    const wasReady = this.#state === 'ready';
     this.#idle.cancel();
     this.#transition('stopping', reason);
     if (drainMs !== undefined) await this.#drainFor(drainMs, reason);
+    if (wasReady) await this.#runHook('beforeStop', this.#timeouts.sleepTimeoutMs);
     await this.#child.kill();
     this.#asleepWith = null;
     this.#transition('stopped', reason);
@@ -421,6 +432,25 @@ export class ModelProcess extends EventEmitter<Events> {
     await this.#doStop(reason, drainMs);
     this.#idle.cancel();
     if (this.#state === 'stopped') this.#transition('shutdown', reason);
+  }
+
+  /** Run the plugin's beforeStop / afterStart on a live process, at most `timeoutMs`; a failure is logged, never thrown. */
+  async #runHook(hook: 'beforeStop' | 'afterStart', timeoutMs: number): Promise<void> {
+    if (!this.plugin[hook] || !this.#child.alive) return;
+    const controller = new AbortController();
+    const timer = this.#clock.setTimer(timeoutMs, () => controller.abort(new Error(`${hook} timed out after ${timeoutMs} ms`)));
+    const started = performance.now();
+    try {
+      const timedOut = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true }));
+      await Promise.race([this.plugin[hook]?.(this.#hookContext(controller.signal, timeoutMs)), timedOut]);
+      this.#log.debug('plugin hook done', { model: this.id, hook, ms: Math.round(performance.now() - started) });
+    } catch (error) {
+      this.#log.warn('plugin hook failed', { model: this.id, hook, error: (error as Error).message });
+      this.logs.push('siesta', `${hook} failed: ${(error as Error).message}`);
+    } finally {
+      timer.cancel();
+      controller.abort();
+    }
   }
 
   /** The child exited by itself. Starting/sleeping/waking/stopping are owned by a running operation, which sees the failure itself. */
