@@ -23,11 +23,12 @@ function seconds(ms: number): string {
 }
 
 /** The text of one progress line: pure, so the wording is tested as a table. */
-export function progressText(model: string, progress: LoadProgress, elapsedMs: number): string {
+export function progressText(model: string, progress: LoadProgress & { readonly step?: string }, elapsedMs: number): string {
   // A request stays queued while its own model starts or wakes for it: say what happens then, and
-  // show the queue position only while the model waits for another one to make room.
+  // show the queue position only while the model waits for another one to make room. A start's
+  // plugin step (`step`, e.g. `restoring prompt cache` from the plugin's afterStartText) replaces `starting`.
   const where =
-    progress.state === 'starting' ? 'starting'
+    progress.state === 'starting' ? (progress.step ?? 'starting')
     : progress.state === 'waking' ? 'waking from sleep'
     : progress.position !== null ? `waiting for its turn (queue position ${progress.position})`
     : progress.state === 'asleep' ? 'waking from sleep'
