@@ -10,6 +10,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Request, Response } from 'express';
 import { GatewayError } from '../errors.js';
 import { forwardedHeaders, forwardHeaders } from '../../middleware/proxy.js';
+import { sendError } from '../../middleware/error-handler.js';
+import { isEventStreamType, markEventStream } from '../http/sse.js';
 
 export const FORWARDED_BY_HEADER = 'x-siesta-forwarded-by';
 
@@ -81,18 +83,19 @@ export function attemptOnPeer(req: Request, res: Response, attempt: PeerAttempt)
       clearTimeout(connectTimer);
       attempt.signal.removeEventListener('abort', onAbort);
       const outHeaders = forwardHeaders(peerRes.headers, RESPONSE_HOP_BY_HOP);
-      const eventStream = String(peerRes.headers['content-type'] ?? '').toLowerCase().includes('text/event-stream');
+      const eventStream = isEventStreamType(peerRes.headers['content-type']);
       if (eventStream) outHeaders['x-accel-buffering'] = 'no';
       res.writeHead(status, peerRes.statusMessage, outHeaders);
-      if (eventStream) res.flushHeaders();
+      if (eventStream) {
+        markEventStream(res);
+        res.flushHeaders();
+      }
       peerRes.on('error', () => undefined); // reported once, on close
       peerRes.once('close', () => {
         // After the first byte the answer is the peer's: its failure is passed on, as the local
         // forwarder does (an SSE stream ends with an OpenAI-style error event, anything else is cut).
         if (!peerRes.complete && !res.writableEnded && !res.destroyed) {
-          const error = new GatewayError('upstream_failed', `cluster peer ${attempt.url} failed: the connection closed before the response was complete`);
-          if (eventStream) res.end(`data: ${JSON.stringify(error.toJSON())}\n\ndata: [DONE]\n\n`);
-          else res.destroy();
+          sendError(res, new GatewayError('upstream_failed', `cluster peer ${attempt.url} failed: the connection closed before the response was complete`));
         }
         finish({ kind: 'answered' });
       });
