@@ -2,7 +2,8 @@
  * The parts of llama-swap's configuration that decide where a request goes, resolved with
  * llama-swap's rules and the substance of its messages (`internal/config/{load,peer,selectors}.go`):
  * the router (`groups`, `matrix`, or `routing.router`), the FIFO scheduler's priorities, peers,
- * profiles and selectors. Pure; every problem is collected, none thrown.
+ * profiles and selectors. Pure; every problem is collected, none thrown. (Just over 300 lines:
+ * the five resolvers share the name lookups and the peer namespace rules.)
  */
 import type { Filters, PeerConfig, ProfileConfig, ProxyTimeouts, RoutingConfig, SelectorConfig, SelectorStrategy } from './types.js';
 import type { RawConfig, RawFilters, RawGroup, RawTimeouts } from './raw.js';

@@ -1,4 +1,7 @@
 /**
+ * (Over 300 lines on purpose: the numbered policy below and the one function per event that applies
+ * it belong together, so each rule can be read next to its code.)
+ *
  * The scheduler: a synchronous state machine with no I/O, no timers and no promises. The gateway
  * feeds it events (`handle(event)`) and carries out the effects it returns, in order; the outcome
  * of each effect comes back as a later event (`load` → `loaded` | `load-failed`, `evict` →
