@@ -7,6 +7,7 @@ import type { ConfigIssue, GatewayConfig, LoadedConfig } from '../config/types.j
 import { loadPlugins, type PluginRegistry } from '../plugins/registry.js';
 import { pluginChecksOf } from '../plugins/checks.js';
 import { readConfigSources } from '../config/merge.js';
+import { checkCudaCheckpointBinaries } from '../process/cuda-checkpoint.js';
 
 export interface ConfigSource {
   readonly configPath?: string;
@@ -70,5 +71,6 @@ export async function loadGatewayConfig(given: ConfigSource): Promise<LoadedGate
   const loaded = checkPlugins(resolved, pluginChecksOf(plugins));
   const issues = pluginIssues(loaded.config, plugins);
   if (issues.length > 0) throw new ConfigError(issues, loaded.config.configPath);
-  return { ...loaded, plugins };
+  // sleep.method: cuda-checkpoint without its binary: stop/start, with one warning (siesta check names it).
+  return checkCudaCheckpointBinaries({ ...loaded, plugins });
 }

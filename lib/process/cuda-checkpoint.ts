@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
+import type { ConfigIssue, LoadedConfig, ModelConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import type { CudaCheckpointStep } from '../plugins/types.js';
 
@@ -213,4 +214,25 @@ export class CudaCheckpointer {
       throw new Error(`${action} of process ${pid}: ${(error as Error).message}`, { cause: error });
     }
   }
+}
+
+/**
+ * The start-up check of `sleep.method: cuda-checkpoint`: a model whose binary is not found falls
+ * back to stop/start (its `sleep.enabled` becomes false) with one warning naming the binary, so
+ * `siesta check` and the gateway's log say why. Returns a new object; `loaded` is not changed.
+ */
+export async function checkCudaCheckpointBinaries<T extends LoadedConfig>(loaded: T, find: (binary: string) => Promise<string | null> = findExecutable): Promise<T> {
+  const models: Record<string, ModelConfig> = { ...loaded.config.models };
+  const warnings: ConfigIssue[] = [...loaded.warnings];
+  let changed = false;
+  for (const model of Object.values(loaded.config.models)) {
+    if (model.sleep.method !== 'cuda-checkpoint' || !model.sleep.enabled) continue;
+    const binary = model.sleep.checkpointBinary ?? 'cuda-checkpoint';
+    if ((await find(binary)) !== null) continue;
+    changed = true;
+    models[model.id] = { ...model, sleep: { ...model.sleep, enabled: false } };
+    const where = binary.includes('/') ? binary : `${binary} on PATH`;
+    warnings.push({ path: `models.${model.id}.sleep.method`, message: `cuda-checkpoint not found (${where}; set cudaCheckpoint.path): this model is stopped and cold-started instead of checkpointed` });
+  }
+  return changed ? { ...loaded, config: { ...loaded.config, models }, warnings } : loaded;
 }

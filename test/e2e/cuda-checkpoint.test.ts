@@ -68,6 +68,21 @@ describe('e2e: sleep.method cuda-checkpoint (fake binary)', function () {
     expect((await calls()).slice(4)).to.deep.equal([`--action restore --pid ${pid}`, `--action unlock --pid ${pid}`, `--get-state --pid ${pid}`]);
   });
 
+  it('a missing binary: one warning naming it, and the model is stopped on a swap instead of checkpointed', async function () {
+    const { gateway, app } = await openGateway(
+      await configYaml(
+        { a: { cmd: genericCmd('a'), sleep: { method: 'cuda-checkpoint' } }, b: { cmd: genericCmd('b') } },
+        { groups: { gpu: { swap: true, members: ['a', 'b'] } }, cudaCheckpoint: { path: join(stateDir, 'no-such-cuda-checkpoint') } },
+      ),
+    );
+    const warnings = gateway.warnings.filter((warning) => warning.path === 'models.a.sleep.method');
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]?.message).to.include('no-such-cuda-checkpoint');
+    await request(app).post('/v1/chat/completions').send(chat('a')).expect(200);
+    await request(app).post('/v1/chat/completions').send(chat('b')).expect(200);
+    expect(gateway.manager.state('a')).to.equal('stopped');
+  });
+
   it('a failed checkpoint resumes what was locked and falls back to stop; the model is never left suspended', async function () {
     const { gateway, app } = await pair();
     await request(app).post('/v1/chat/completions').send(chat('a')).expect(200);
