@@ -25,7 +25,7 @@ export const llamaServerPlugin: BackendPlugin = {
   },
   beforeStop: saveSlots,
   afterStart: restoreSlots,
-  afterStartText: 'restoring prompt cache',
+  afterStartText: (model) => (model.options['saveSlots'] === true ? 'restoring prompt cache' : undefined),
   configWarnings: slotWarnings,
 };
 

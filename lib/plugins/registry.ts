@@ -91,7 +91,7 @@ const pluginSchema = Joi.object({
   warmup: Joi.function(),
   beforeStop: Joi.function(),
   afterStart: Joi.function(),
-  afterStartText: Joi.string(),
+  afterStartText: Joi.function(),
   configWarnings: Joi.function(),
 }).unknown(false);
 

@@ -92,8 +92,8 @@ export interface BackendPlugin {
    * `afterStartText`). Bounded by the host's wake timeout; a failure is logged, the model serves.
    */
   afterStart?(ctx: PluginContext): Promise<void>;
-  /** What the loading stream shows while `afterStart` runs, e.g. `restoring prompt cache`. */
-  readonly afterStartText?: string;
+  /** What the loading stream shows while `afterStart` runs for this model, e.g. `restoring prompt cache`; undefined: `starting`. */
+  afterStartText?(model: ModelConfig): string | undefined;
   /** Config problems only this plugin sees, as warnings (`siesta check`): path like `models.X.options.saveSlots`. */
   configWarnings?(model: ModelConfig): readonly { readonly path: string; readonly message: string }[];
 }

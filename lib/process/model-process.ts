@@ -357,7 +357,8 @@ export class ModelProcess extends EventEmitter<Events> {
       throw result.error;
     }
     if (this.plugin.afterStart) {
-      this.emit('step', { model: this.id, text: this.plugin.afterStartText ?? 'preparing' });
+      const text = this.plugin.afterStartText?.(this.model);
+      if (text) this.emit('step', { model: this.id, text });
       await this.#runHook('afterStart', this.#timeouts.wakeTimeoutMs);
     }
     this.#transition('ready', reason);

@@ -46,6 +46,7 @@ describe('fake upstream --backend llama-server (one process, --metrics)', functi
       expect(last?.choices[0]?.finish_reason).to.equal('stop');
       expect(chunks.slice(0, -1).every((chunk) => chunk.timings === undefined)).to.equal(true);
       expect(last?.timings).to.have.all.keys(
+        'cache_n',
         'prompt_n',
         'prompt_ms',
         'prompt_per_second',
