@@ -80,8 +80,19 @@ async function listSlots(ctx: PluginContext): Promise<number[]> {
   return (slots as SlotEntry[]).filter((slot) => typeof slot.id === 'number').map((slot) => slot.id);
 }
 
-async function removeFiles(dir: string, files: readonly string[], ctx: PluginContext): Promise<void> {
-  for (const file of files) {
+/**
+ * Remove this model's files not in `keep`, best effort: the server may see another file system
+ * than siesta (a chroot, a container), where DIR is not siesta's path; then nothing is removed.
+ */
+async function removeStale(dir: string, keep: ReadonlySet<string>, ctx: PluginContext): Promise<void> {
+  let files: string[];
+  try {
+    files = await readdir(dir);
+  } catch (error) {
+    ctx.log.debug('slot directory not readable here, stale files kept', { model: ctx.model.id, dir, error: (error as Error).message });
+    return;
+  }
+  for (const file of staleFiles(ctx.model, files, keep)) {
     await unlink(join(dir, file)).catch((error: unknown) => ctx.log.warn('cannot remove slot file', { model: ctx.model.id, file, error: (error as Error).message }));
   }
 }
@@ -105,27 +116,28 @@ export async function saveSlots(ctx: PluginContext): Promise<void> {
       ctx.log.info('slot saved', { model: ctx.model.id, slot, tokens: saved });
     }
   }
-  await removeFiles(dir, staleFiles(ctx.model, await readdir(dir), kept), ctx);
+  await removeStale(dir, kept, ctx);
 }
 
-/** Restore each slot that has a current file; remove files a changed command left behind. */
+/**
+ * Ask the server to restore each slot from its current file name (the server, not siesta's view
+ * of the disk, decides whether the file exists: it answers 400 when not), then remove files a
+ * changed command left behind.
+ */
 export async function restoreSlots(ctx: PluginContext): Promise<void> {
   const dir = slotSavePath(ctx.model.cmd);
   if (ctx.model.options['saveSlots'] !== true || dir === null) return;
-  const files = await readdir(dir).catch(() => [] as string[]);
-  const current = files.filter((file) => slotOfFile(ctx.model, file) !== null);
-  await removeFiles(dir, staleFiles(ctx.model, files, new Set(current)), ctx);
-  if (current.length === 0) return;
-  const slots = new Set(await listSlots(ctx));
-  for (const filename of current) {
-    const slot = slotOfFile(ctx.model, filename)!;
-    if (!slots.has(slot)) continue;
+  const current = new Set<string>();
+  for (const slot of await listSlots(ctx)) {
+    const filename = slotFileName(ctx.model, slot);
+    current.add(filename);
     const response = await ctx.http.request({ method: 'POST', path: `/slots/${slot}?action=restore`, json: { filename } });
     if (response.status !== 200) {
-      ctx.log.warn('slot restore failed', { model: ctx.model.id, slot, status: response.status, body: response.body.slice(0, 200) });
+      ctx.log.info('slot not restored', { model: ctx.model.id, slot, status: response.status, body: response.body.slice(0, 200) });
       continue;
     }
     const restored = (JSON.parse(response.body) as { n_restored?: unknown }).n_restored;
     ctx.log.info('slot restored', { model: ctx.model.id, slot, tokens: restored });
   }
+  await removeStale(dir, current, ctx);
 }
