@@ -7,6 +7,8 @@
  * recorded pid and no llama-server of the chroot on the test's ports may be left.
  */
 import { readlinkSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
 import { sseEvents, textParser } from '../e2e/support.js';
@@ -286,5 +288,47 @@ describe('real llama-server (llama.cpp in the provisioned chroot)', function () 
     expect(warm.some((event) => event !== '[DONE]' && event.id === 'siesta-loading')).to.equal(false);
     expectLlamaStream(warm, 'tiny-a');
     console.log(`      cold streaming request ${coldMs.toFixed(0)} ms, ${loading.length} loading chunk(s)`);
+  });
+
+  /**
+   * saveSlots: tiny-a serves a long prompt, is evicted by tiny-b, and serves the same prompt again.
+   * The save directory lives inside the chroot (llama-server sees `/tmp/…`, the host `<chroot>/tmp/…`).
+   */
+  async function slotCacheAfterSwap(saveSlots: boolean): Promise<{ cache_n: number; prompt_n: number }> {
+    const hostDir = await mkdtemp(join(tier!.chroot, 'tmp', 'siesta-slots-'));
+    slotDirs.push(hostDir);
+    const insideDir = hostDir.slice(tier!.chroot.replace(/\/+$/, '').length);
+    const h = await openGateway(
+      await configYaml(
+        {
+          'tiny-a': llamaModel(tier!, 'tiny-a', ['--slot-save-path', insideDir], saveSlots ? { options: { saveSlots: true } } : {}),
+          'tiny-b': llamaModel(tier!, 'tiny-b'),
+        },
+        { groups: { g: { swap: true, members: ['tiny-a', 'tiny-b'] } } },
+      ),
+    );
+    // The tiny model's context is 512 tokens at about one token per character.
+    const prompt = { messages: [{ role: 'user', content: 'the quick brown fox jumps over the lazy dog '.repeat(7) }] };
+    await postChat(h, 'tiny-a', prompt);
+    await postChat(h, 'tiny-b');
+    expect(h.gateway.manager.state('tiny-a')).to.equal('stopped');
+    const response = await request(h.app).post('/v1/chat/completions').send(chat('tiny-a', prompt)).expect(200);
+    return (response.body as { timings: { cache_n: number; prompt_n: number } }).timings;
+  }
+
+  const slotDirs: string[] = [];
+  afterEach(async function () {
+    await Promise.all(slotDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it('saveSlots: after a swap the same long prompt is served from the restored slot (cache_n >= 90% of it)', async function () {
+    const restored = await slotCacheAfterSwap(true);
+    expect(restored.cache_n / (restored.cache_n + restored.prompt_n), JSON.stringify(restored)).to.be.at.least(0.9);
+    console.log(`      prompt of ${restored.cache_n + restored.prompt_n} tokens: cache_n ${restored.cache_n} after the swap`);
+  });
+
+  it('without saveSlots the same prompt after a swap has cache_n 0', async function () {
+    const cold = await slotCacheAfterSwap(false);
+    expect(cold.cache_n, JSON.stringify(cold)).to.equal(0);
   });
 });
