@@ -126,6 +126,8 @@ export async function saveSlots(ctx: PluginContext): Promise<void> {
  */
 export async function restoreSlots(ctx: PluginContext): Promise<void> {
   const dir = slotSavePath(ctx.model.cmd);
+  // Said at each start as well as by `siesta check`: the option does nothing without the flag.
+  for (const warning of slotWarnings(ctx.model)) ctx.log.warn('slot cache disabled', { model: ctx.model.id, path: warning.path, reason: warning.message });
   if (ctx.model.options['saveSlots'] !== true || dir === null) return;
   const current = new Set<string>();
   for (const slot of await listSlots(ctx)) {
