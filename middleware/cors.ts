@@ -134,7 +134,15 @@ export function createCorsMiddleware(options: Readonly<CorsOptions>): RequestHan
     throw new Error('createCorsMiddleware: origins is empty; give ["*"] to allow every origin (llama-swap\'s behaviour) or the origins to allow, e.g. ["https://chat.example.com"]');
   }
   const origins = [...options.origins];
+  const everyOrigin = origins.includes('*');
   return function corsMiddleware(req, res, next) {
+    // Most requests (API clients, curl) carry no Origin: rule 1 without building a decision.
+    const origin = req.headers.origin;
+    if ((origin === undefined || origin === '') && req.method !== 'OPTIONS') {
+      if (!everyOrigin) res.setHeader('Vary', 'Origin');
+      next();
+      return;
+    }
     const decision = corsDecision(origins, {
       method: req.method,
       origin: req.get('origin'),

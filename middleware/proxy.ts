@@ -51,11 +51,14 @@ function connectionListed(value: string | string[] | undefined): Set<string> {
 
 /** The headers to send on: pure, tested as a table. */
 export function forwardHeaders(headers: IncomingHttpHeaders, hop: ReadonlySet<string> = HOP_BY_HOP): OutgoingHttpHeaders {
-  const listed = headers.connection === undefined ? null : connectionListed(headers.connection);
+  const connection = headers.connection;
+  // The usual `Connection: keep-alive` (or `close`) lists one name: compared directly, no Set per request.
+  const single = typeof connection === 'string' && !connection.includes(',') ? connection.trim().toLowerCase() : null;
+  const listed = connection === undefined || single !== null ? null : connectionListed(connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined && !hop.has(name) && !listed?.has(name)) out[name] = value;
+    if (value !== undefined && !hop.has(name) && name !== single && !listed?.has(name)) out[name] = value;
   }
   return out;
 }
@@ -214,16 +217,13 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
         let idleTimer: NodeJS.Timeout | undefined;
         let idledOut = false;
         const idleMs = target.timeouts.idleMs;
-        const armIdle = (): void => {
-          clearTimeout(idleTimer);
-          idleTimer = setTimeout(() => {
+        if (idleMs > 0) {
+          const timer = setTimeout(() => {
             idledOut = true;
             upstreamRes.destroy();
           }, idleMs);
-        };
-        if (idleMs > 0) {
-          armIdle();
-          upstreamRes.on('data', armIdle);
+          idleTimer = timer;
+          upstreamRes.on('data', () => timer.refresh()); // restarts the same timer: no new one per chunk
         }
         upstreamRes.once('close', () => {
           clearTimeout(idleTimer);

@@ -50,7 +50,10 @@ export async function startGateway(name: string, config: Readonly<Record<string,
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const cliArgs = ['--config', configPath, '--listen', listen];
-  const args = options.mode === 'tsx' ? nodeTsArgs(CLI_SOURCE, cliArgs) : [CLI, ...cliArgs];
+  // SIESTA_BENCH_CPU_PROF=DIR: the gateway writes a V8 CPU profile (.cpuprofile) to DIR when it stops.
+  const profileDir = process.env['SIESTA_BENCH_CPU_PROF'];
+  const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const args = [...nodeFlags, ...(options.mode === 'tsx' ? nodeTsArgs(CLI_SOURCE, cliArgs) : [CLI, ...cliArgs])];
   const child = startChild(`gateway(${name})`, process.execPath, args, { ...(options.env ? { env: options.env } : {}) });
   try {
     await child.waitForOutput(/siesta: serving \d+ models on /, options.startTimeoutMs ?? 30_000);

@@ -66,11 +66,12 @@ export class ActivityLog {
 
   setMax(max: number): void {
     this.#max = ActivityLog.bound(max);
-    this.#trim();
+    this.#compact();
   }
 
   /** Oldest first. */
   entries(): readonly ActivityEntry[] {
+    this.#compact();
     return this.#entries;
   }
 
@@ -87,7 +88,15 @@ export class ActivityLog {
     return this.#nextId;
   }
 
+  /**
+   * Up to twice the bound is held between reads and cut back in one copy: copying the newest
+   * `max` on every request once the log is full cost a copy of 1000 entries per request.
+   */
   #trim(): void {
+    if (this.#entries.length >= 2 * this.#max) this.#compact();
+  }
+
+  #compact(): void {
     if (this.#entries.length > this.#max) this.#entries = this.#entries.slice(-this.#max);
   }
 }

@@ -56,19 +56,34 @@ export function captureFieldsFor(path: string): CaptureFields {
 /** llama-swap's `sensitiveHeaders`. */
 const SENSITIVE = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key']);
 
+/** Canonical keys seen so far: the same few header names come back on every request. */
+const CANONICAL_KEYS = new Map<string, string>();
+const MAX_CANONICAL_KEYS = 1024;
+
 /** Go's canonical header key (`content-type` → `Content-Type`), as llama-swap's header maps show them. */
 export function canonicalHeaderKey(name: string): string {
-  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
+  let key = CANONICAL_KEYS.get(name);
+  if (key === undefined) {
+    key = name.toLowerCase().replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
+    if (CANONICAL_KEYS.size < MAX_CANONICAL_KEYS) CANONICAL_KEYS.set(name, key);
+  }
+  return key;
 }
 
-/** Headers as one value per name (the first, as llama-swap's `headerMap`), credentials redacted. */
-export function redactedHeaders(headers: Readonly<Record<string, string | number | readonly string[] | undefined>>): Record<string, string> {
+/**
+ * Headers as one value per name (the first, as llama-swap's `headerMap`), credentials redacted;
+ * `skip` (lower case) is left out.
+ */
+export function redactedHeaders(headers: Readonly<Record<string, string | number | readonly string[] | undefined>>, skip?: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     const first: string | number | undefined = typeof value === 'string' || typeof value === 'number' ? value : value[0];
     if (first === undefined) continue;
-    out[canonicalHeaderKey(name)] = SENSITIVE.has(name.toLowerCase()) ? '[REDACTED]' : String(first);
+    const lower = name.toLowerCase();
+    if (lower === skip) continue;
+    out[canonicalHeaderKey(name)] = SENSITIVE.has(lower) ? '[REDACTED]' : String(first);
   }
   return out;
 }
@@ -85,8 +100,9 @@ export function captureJson(capture: Capture): CaptureJson {
 }
 
 function headerBytes(headers: Readonly<Record<string, string>> | null): number {
+  if (!headers) return 0;
   let bytes = 0;
-  for (const [name, value] of Object.entries(headers ?? {})) bytes += name.length + value.length;
+  for (const name in headers) bytes += name.length + headers[name]!.length;
   return bytes;
 }
 

@@ -31,9 +31,24 @@ const MAX_PARSED_BYTES = 16 * 1024 * 1024;
 /** llama-swap's default `captureBuffer` (5 MB), until the gateway configures the journal. */
 const DEFAULT_CAPTURE_BYTES = 5 * 1024 * 1024;
 
+/** The second of the last timestamp and its ISO text up to the milliseconds ("2026-01-02T03:04:05."). */
+let isoSecond = -1;
+let isoPrefix = '';
+
+/** `new Date(ms).toISOString()`, formatting the date and time only once per second. */
+export function isoTimestamp(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const millis = ms - second * 1000;
+  return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+}
+
 /** The forwarder's hook: called with each request it sends to a model server or peer for `res`. */
 export function onUpstreamRequest(res: Response, request: ClientRequest): void {
-  (res.locals as { siestaUpstream?: (request: ClientRequest) => void }).siestaUpstream?.(request);
+  (res.locals as { siestaUpstream?: RequestTracker }).siestaUpstream?.upstreamStarted(request);
 }
 
 /** The model a request is for: a local model's id, or `<peer>/<model>` for a peer's. */
@@ -83,7 +98,8 @@ class RequestTracker implements InflightRequest {
   readonly #path: string;
   readonly #startedAt = Date.now();
   readonly #startedMs = performance.now();
-  readonly #reqHeaders: Record<string, string>;
+  /** The client's headers redacted: made when first asked for (in-flight list, capture), not per request. */
+  #reqHeaders: Record<string, string> | null = null;
   readonly id: string;
   #upstream: ClientRequest | null = null;
   #source: IncomingMessage | null = null;
@@ -102,10 +118,13 @@ class RequestTracker implements InflightRequest {
     this.#req = req;
     this.#res = res;
     this.#path = req.path;
-    this.#reqHeaders = redactedHeaders(req.headers);
     this.id = journal.inflight.add(this);
-    (res.locals as { siestaUpstream?: (request: ClientRequest) => void }).siestaUpstream = (request) => this.upstreamStarted(request);
+    (res.locals as { siestaUpstream?: RequestTracker }).siestaUpstream = this;
     res.on('pipe', (source: unknown) => this.#piped(source));
+  }
+
+  #redactedRequestHeaders(): Record<string, string> {
+    return (this.#reqHeaders ??= redactedHeaders(this.#req.headers));
   }
 
   /** The forwarder sent this request's request to a model server or peer. */
@@ -124,7 +143,7 @@ class RequestTracker implements InflightRequest {
       model,
       req_path: this.#path,
       method: this.#req.method,
-      req_headers: this.#reqHeaders,
+      req_headers: this.#redactedRequestHeaders(),
       remote_ip: clientIp(this.#req.headers, this.#req.socket.remoteAddress),
       resp_headers: this.#res.headersSent ? redactedHeaders(this.#res.getHeaders()) : {},
       resp_bytes: this.#respBytes,
@@ -205,7 +224,8 @@ class RequestTracker implements InflightRequest {
     const wallMs = performance.now() - this.#startedMs;
     const status = res.headersSent ? res.statusCode : 499;
     const source = this.#source;
-    const raw = this.#overflow ? null : Buffer.concat(this.#chunks);
+    const chunks = this.#chunks;
+    const raw = this.#overflow ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     this.#chunks = [];
     const body = raw && source ? decodeBody(raw, source.headers['content-encoding']) : null;
     let usage: ParsedUsage | null = null;
@@ -217,12 +237,11 @@ class RequestTracker implements InflightRequest {
     } else if (body && body.length > 0) {
       usage = parseJsonUsage(this.#forwardedPath(), body.toString('utf8'), wallMs);
     }
-    const responseHeaders = source ? { ...source.headers } : (res.getHeaders() as Record<string, string | number | string[] | undefined>);
-    delete responseHeaders['content-encoding'];
     const fields = captureFieldsFor(this.#forwardedPath());
+    const wantsCapture = this.#journal.captures.enabled;
     return {
       activity: {
-        timestamp: new Date().toISOString(),
+        timestamp: isoTimestamp(Date.now()),
         model,
         req_path: this.#forwardedPath(),
         resp_content_type: String(res.getHeader('content-type') ?? ''),
@@ -233,11 +252,11 @@ class RequestTracker implements InflightRequest {
       },
       capture: {
         reqPath: this.#forwardedPath(),
-        reqHeaders: fields.reqHeaders ? this.#reqHeaders : null,
-        reqBody: fields.reqBody ? forwardedBody(this.#req, res) : null,
-        respHeaders: fields.respHeaders ? redactedHeaders(responseHeaders) : null,
+        reqHeaders: wantsCapture && fields.reqHeaders ? this.#redactedRequestHeaders() : null,
+        reqBody: wantsCapture && fields.reqBody ? forwardedBody(this.#req, res) : null,
+        respHeaders: wantsCapture && fields.respHeaders ? redactedHeaders(source ? source.headers : res.getHeaders(), 'content-encoding') : null,
         // llama-swap keeps only the request of a failed answer (its message is in error_msg).
-        respBody: fields.respBody && status === 200 ? body : null,
+        respBody: wantsCapture && fields.respBody && status === 200 ? body : null,
       },
     };
   }

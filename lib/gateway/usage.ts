@@ -33,9 +33,15 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Dotted paths split once (the same few constant paths are read from every answer). */
+const SPLIT_PATHS = new Map<string, readonly string[]>();
+
 function get(value: unknown, path: string): unknown {
+  if (!path.includes('.')) return isObject(value) ? value[path] : undefined;
+  let keys = SPLIT_PATHS.get(path);
+  if (keys === undefined) SPLIT_PATHS.set(path, (keys = path.split('.')));
   let current = value;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (!isObject(current)) return undefined;
     current = current[key];
   }
