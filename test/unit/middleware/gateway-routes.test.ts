@@ -118,6 +118,6 @@ describe('gateway routes (middleware/)', function () {
     const withSchema = { name: 'opts', apiVersion: 1 as const, optionsSchema: Joi.object({ x: Joi.number() }) };
     const checks = pluginChecksOf(new PluginRegistry([...BUILTIN_PLUGINS, withSchema]));
     expect(checks.knownBackends).to.deep.equal(['generic', 'vllm', 'llama-server', 'sglang', 'opts']);
-    expect(Object.keys(checks.pluginOptionSchemas)).to.deep.equal(['opts']);
+    expect(Object.keys(checks.pluginOptionSchemas)).to.deep.equal(['llama-server', 'opts']); // llama-server: saveSlots
   });
 });
