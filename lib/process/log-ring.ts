@@ -35,10 +35,23 @@ export class LogRing extends EventEmitter<{ line: [LogLine] }> {
 
   /** Append a chunk of a stream; complete lines are pushed, the rest waits for its newline. */
   write(source: string, chunk: string): void {
-    const text = (this.#partial.get(source) ?? '') + chunk;
-    const parts = text.split(/\r?\n/);
-    this.#partial.set(source, parts.pop() ?? '');
-    for (const part of parts) this.push(source, part);
+    const pending = this.#partial.get(source);
+    // Scanned with indexOf (no regex split, no array of parts): a server may print lines per request.
+    let start = 0;
+    for (let newline = chunk.indexOf('\n'); newline >= 0; newline = chunk.indexOf('\n', start)) {
+      const end = newline > start && chunk.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
+      let text = chunk.slice(start, end);
+      if (start === 0 && pending) {
+        // A '\r' that ended the previous chunk belongs to this line's '\r\n'.
+        text = newline === 0 && pending.endsWith('\r') ? pending.slice(0, -1) : pending + text;
+      }
+      this.push(source, text);
+      start = newline + 1;
+    }
+    if (start === 0) {
+      if (chunk !== '') this.#partial.set(source, (pending ?? '') + chunk);
+    } else if (start < chunk.length) this.#partial.set(source, chunk.slice(start));
+    else if (pending !== undefined) this.#partial.delete(source);
   }
 
   /** Flush a pending partial line (the stream ended without a newline). */
