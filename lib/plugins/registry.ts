@@ -12,6 +12,7 @@ import { llamaServerPlugin } from '../../plugins/llama-server.js';
 import { sglangPlugin } from '../../plugins/sglang.js';
 import { vllmPlugin } from '../../plugins/vllm.js';
 import { packageRoot } from '../package-root.js';
+import type { ModelConfig } from '../config/types.js';
 import { PLUGIN_API_VERSION, type BackendPlugin } from './types.js';
 
 export const BUILTIN_PLUGINS: readonly BackendPlugin[] = [genericPlugin, vllmPlugin, llamaServerPlugin, sglangPlugin];
@@ -121,6 +122,11 @@ export class PluginRegistry {
   names(): string[] {
     return [...this.#plugins.keys()];
   }
+}
+
+/** Each model's warnings from its plugin's `configWarnings` (e.g. llama-server `saveSlots` without `--slot-save-path`), for `siesta check` and the start-up log. */
+export function pluginConfigWarnings(models: Iterable<ModelConfig>, plugins: Pick<PluginRegistry, 'get'>): { path: string; message: string }[] {
+  return [...models].flatMap((model) => [...(plugins.get(model.backend)?.configWarnings?.(model) ?? [])]);
 }
 
 const MODULE_FILE = /\.(ts|mts|js|mjs)$/;

@@ -1,6 +1,7 @@
 /** llama-server slot files: the save path from cmd, file names keyed to id + slot + cmd hash, stale files, the check warning. */
 import { expect } from 'chai';
 import type { ModelConfig } from '../../../lib/config/types.js';
+import { BUILTIN_PLUGINS, PluginRegistry, pluginConfigWarnings } from '../../../lib/plugins/registry.js';
 import { commandHash, slotFileName, slotOfFile, slotSavePath, slotWarnings, staleFiles } from '../../../lib/plugins/llama-slots.js';
 
 const model = { id: 'qwen/7b', cmd: ['llama-server', '--port', '5801', '--slot-save-path', '/var/slots', '-m', 'q.gguf'], proxy: 'http://127.0.0.1:5801' };
@@ -44,5 +45,14 @@ describe('llama-server slot files', function () {
     expect(slotWarnings(base)).to.deep.equal([{ path: 'models.qwen/7b.options.saveSlots', message: "needs --slot-save-path DIR in the model's cmd (siesta does not add it); prompt caches are not saved" }]);
     expect(slotWarnings({ ...base, cmd: model.cmd })).to.deep.equal([]);
     expect(slotWarnings({ ...base, options: {} })).to.deep.equal([]);
+  });
+});
+
+describe('pluginConfigWarnings', function () {
+  it('collects the warnings of each model\'s plugin', function () {
+    const bad = { ...model, backend: 'llama-server', cmd: ['llama-server'], options: { saveSlots: true } } as unknown as ModelConfig;
+    const fine = { ...bad, id: 'ok', options: {} } as ModelConfig;
+    const registry = new PluginRegistry(BUILTIN_PLUGINS);
+    expect(pluginConfigWarnings([bad, fine], registry).map((warning) => warning.path)).to.deep.equal(['models.qwen/7b.options.saveSlots']);
   });
 });
