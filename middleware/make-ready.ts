@@ -91,7 +91,7 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
       const access = await models.acquire(context.model.id, {
         signal: controller.signal,
         onProgress: (update) => {
-          const changed = update.position !== progress.position || update.state !== progress.state;
+          const changed = update.position !== progress.position || update.state !== progress.state || update.step !== progress.step;
           progress = update;
           if (stream && changed) send(progressText(context.requestedName, progress, performance.now() - started));
         },

@@ -4,7 +4,7 @@
  */
 import { ConfigError, checkPlugins, loadConfigFile, loadConfigText, type LoadOptions } from '../config/index.js';
 import type { ConfigIssue, GatewayConfig, LoadedConfig } from '../config/types.js';
-import { loadPlugins, type PluginRegistry } from '../plugins/registry.js';
+import { loadPlugins, pluginConfigWarnings, type PluginRegistry } from '../plugins/registry.js';
 import { pluginChecksOf } from '../plugins/checks.js';
 import { readConfigSources } from '../config/merge.js';
 import { checkCudaCheckpointBinaries } from '../process/cuda-checkpoint.js';
@@ -71,6 +71,10 @@ export async function loadGatewayConfig(given: ConfigSource): Promise<LoadedGate
   const loaded = checkPlugins(resolved, pluginChecksOf(plugins));
   const issues = pluginIssues(loaded.config, plugins);
   if (issues.length > 0) throw new ConfigError(issues, loaded.config.configPath);
-  // sleep.method: cuda-checkpoint without its binary: stop/start, with one warning (siesta check names it).
-  return checkCudaCheckpointBinaries({ ...loaded, plugins });
+  // Plugin warnings (llama-server saveSlots without --slot-save-path), then sleep.method:
+  // cuda-checkpoint without its binary: stop/start, with one warning (siesta check names both).
+  const warned = { ...loaded, warnings: [...loaded.warnings, ...pluginConfigWarnings(Object.values(loaded.config.models), plugins)], plugins };
+  const checked = await checkCudaCheckpointBinaries(warned);
+  if (given.strict && checked.warnings.length > 0) throw new ConfigError(checked.warnings, checked.config.configPath);
+  return checked;
 }

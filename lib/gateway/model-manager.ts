@@ -201,6 +201,11 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       });
       process.on('state', (change) => this.#onState(change));
       process.on('self-sleep', (status) => this.emit('self-sleep', status));
+      process.on('step', ({ model: id, text }) => {
+        for (const waiter of this.#waiters.values()) {
+          if (waiter.model === id) waiter.onProgress?.({ state: this.state(id), position: waiter.position, step: text });
+        }
+      });
       this.#processes.set(model.id, process);
       this.#names.set(model.id, model);
     }

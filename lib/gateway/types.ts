@@ -9,6 +9,8 @@ export interface LoadProgress {
   readonly state: ModelState;
   /** 1-based position in the queue while waiting for another model to make room; null when not queued. */
   readonly position: number | null;
+  /** A plugin step under way during a start (e.g. `restoring prompt cache`); absent otherwise. */
+  readonly step?: string;
 }
 
 export interface AcquireOptions {

@@ -11,7 +11,9 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { fakeCommand } from '../helpers/fake-upstream.js';
 import { assertNoChildren } from '../helpers/wait.js';
-import { cleanup, configYaml, genericCmd, openGateway, type Harness } from './support.js';
+import { cleanup, configYaml, genericCmd, openGateway, textParser, type Harness } from './support.js';
+import { loadGatewayConfig } from '../../lib/gateway/load-config.js';
+import type { ConfigError } from '../../lib/config/errors.js';
 
 const LONG_PROMPT = Array.from({ length: 300 }, (_, index) => `word${index}`).join(' ');
 
@@ -77,6 +79,36 @@ describe('e2e: llama-server slot cache across a stop (saveSlots)', function () {
     expect((await readdir(slotDir)).filter((file) => file.startsWith('siesta-a-'))).to.have.length(1);
     const again = await askLong(harness);
     expect(cacheShare(again), JSON.stringify(again)).to.be.at.least(0.9);
+  });
+
+  it('the loading stream says "restoring prompt cache" while the restore runs', async function () {
+    const slotDir = await slotDirectory();
+    const harness = await openGateway(
+      await configYaml(
+        {
+          a: { cmd: llamaCmd('a', slotDir), backend: 'llama-server', options: { saveSlots: true }, sendLoadingState: true },
+          b: { cmd: genericCmd('b') },
+        },
+        { groups: { gpu: { swap: true, members: ['a', 'b'] } } },
+      ),
+    );
+    await askLong(harness);
+    await evictA(harness);
+    const streamed = await request(harness.app)
+      .post('/v1/chat/completions')
+      .send({ model: 'a', stream: true, messages: [{ role: 'user', content: LONG_PROMPT }] })
+      .buffer(true)
+      .parse(textParser)
+      .expect(200);
+    expect(String(streamed.body)).to.include('restoring prompt cache').and.to.include('data: [DONE]');
+  });
+
+  it('siesta check warns when saveSlots has no --slot-save-path (and --strict refuses it)', async function () {
+    const text = await configYaml({ a: { cmd: llamaCmd('a', null), backend: 'llama-server', options: { saveSlots: true } } });
+    const loaded = await loadGatewayConfig({ configText: text, env: {} });
+    expect(loaded.warnings.map((warning) => `${warning.path}: ${warning.message}`)).to.include("models.a.options.saveSlots: needs --slot-save-path DIR in the model's cmd (siesta does not add it); prompt caches are not saved");
+    const refused = await loadGatewayConfig({ configText: text, env: {}, strict: true }).then(() => null, (error: unknown) => error as ConfigError);
+    expect(refused?.issues.map((found) => found.path)).to.include('models.a.options.saveSlots');
   });
 
   it('without the option nothing is saved and the cache is empty after the swap', async function () {
