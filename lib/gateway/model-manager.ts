@@ -200,7 +200,11 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         ...(gates.length > 0 ? { startGate: Promise.all(gates) } : {}),
       });
       process.on('state', (change) => this.#onState(change));
-      process.on('self-sleep', (status) => this.emit('self-sleep', status));
+      process.on('self-sleep', (status) => {
+        // Budgets count a self-asleep model's memory as free (scheduler rule 9).
+        if (!this.#closed && this.#processes.get(status.model) === process) this.#apply({ type: 'self-sleep', model: status.model, asleep: status.asleep });
+        this.emit('self-sleep', status);
+      });
       process.on('step', ({ model: id, text }) => {
         for (const waiter of this.#waiters.values()) {
           if (waiter.model === id) waiter.onProgress?.({ state: this.state(id), position: waiter.position, step: text });

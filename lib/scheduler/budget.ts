@@ -1,12 +1,14 @@
 /**
  * Eviction by need (used when global `resources` budgets are set; group rules are then ignored).
  *
- * Usage of a model: awake figures while ready or loading, asleep figures while asleep, and while
- * releasing what it held before (memory is not free until the release is confirmed), asleep figures while asleep, nothing while stopped. A model T fits when
+ * Usage of a model: awake figures while ready or loading, asleep figures while asleep or while
+ * ready but asleep by itself (`selfAsleep`: llama-server `--sleep-idle-seconds`), while releasing
+ * what it held before (memory is not free until the release is confirmed), nothing while stopped.
+ * A model T fits when
  * the usage of every other model plus T's awake figures stays within every budget dimension given.
  *
  * When T does not fit: idle ready models are evicted least recently used first, each put to sleep
- * when it can sleep, until T fits. If sleeping is not enough (the sleepers' asleep VRAM/RAM still
+ * when it can sleep, until T fits (a self-asleep model is not put to sleep: that frees nothing). If sleeping is not enough (the sleepers' asleep VRAM/RAM still
  * overflow), sleepers and models already asleep are stopped instead, least recently used first.
  * When even that is not enough, T waits for busy or loading models (`needs` names the ready models
  * whose eviction is needed), unless T alone exceeds a budget: then it can never fit.
@@ -37,7 +39,9 @@ export function currentUsage(model: ModelView): Usage {
     case 'asleep':
       return asleepUsage(model);
     case 'releasing':
-      return model.releasingFrom === 'asleep' ? asleepUsage(model) : awakeUsage(model);
+      return model.releasingFrom === 'asleep' || model.selfAsleep === true ? asleepUsage(model) : awakeUsage(model);
+    case 'ready':
+      return model.selfAsleep === true ? asleepUsage(model) : awakeUsage(model);
     default:
       return awakeUsage(model);
   }
@@ -135,8 +139,10 @@ export function planByBudget(target: ModelView, models: readonly ModelView[], bu
   // Releases under way are enough: wait for them.
   if (eventual.fits()) return { kind: 'wait', needs: [] };
 
-  const asleep = others.filter((m) => m.state === 'asleep');
-  const victims = chooseVictims(eventual, others.filter(isIdleReady), asleep);
+  // A self-asleep model already holds only its asleep figures: putting it to sleep frees nothing,
+  // so it is only a candidate for the stop pass, like a model asleep by siesta.
+  const asleep = others.filter((m) => m.state === 'asleep' || (isIdleReady(m) && m.selfAsleep === true));
+  const victims = chooseVictims(eventual, others.filter((m) => isIdleReady(m) && m.selfAsleep !== true), asleep);
   if (victims !== null) return { kind: 'evict', victims: [...victims].map(([model, action]) => ({ model, action })) };
 
   // Not enough idle memory: find which busy models would have to go, once they are idle.

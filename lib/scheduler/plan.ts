@@ -19,6 +19,11 @@ export interface ModelView {
   /** What a `releasing` model held before the release began (it holds that until `released`). */
   readonly releasingFrom: 'awake' | 'asleep' | null;
   readonly inFlight: number;
+  /**
+   * A ready model whose backend unloaded itself (llama-server `--sleep-idle-seconds`, `/props`
+   * `is_sleeping`): budgets count its asleep figures instead of its awake ones. Absent = awake.
+   */
+  readonly selfAsleep?: boolean;
   /** Epoch ms of the last grant or completion; -Infinity when never used. */
   readonly lastUsedAt: number;
 }

@@ -50,6 +50,12 @@
  *    sleep costs half as much to evict (it comes back with a wake, not a cold start), and a model
  *    already releasing costs nothing. A target in no set runs alone. Group rules do not apply, and
  *    a matrix cannot be combined with budgets.
+ * 9. **Self-sleep** (llama-server `--sleep-idle-seconds`). `self-sleep` marks a ready model whose
+ *    backend unloaded itself: budgets count its `resources.asleep` (zero when not given) instead of
+ *    its awake figures, so others load beside it without evicting it; budget mode never puts it to
+ *    sleep again (that frees nothing) but may stop it like a model asleep. It is still ready (a
+ *    request reloads it in the backend) and ends with `self-sleep` false or any state change other
+ *    than a release.
  *
  * The contract with the gateway: answer each `load` with exactly one `loaded` or `load-failed`
  * and each `evict` with one `released`; report any other state change (idle ladder, admin API,
@@ -99,6 +105,7 @@ class ModelRecord implements ModelView {
   releasingTo: ReleasedTo | null = null;
   releasingFrom: 'awake' | 'asleep' | null = null;
   lastUsedAt = -Infinity;
+  selfAsleep = false;
   readonly granted = new Set<string>();
 
   constructor(
@@ -236,6 +243,11 @@ export class Scheduler {
         this.#setState(this.#model(event.model), view.state, view.releasingTo);
         break;
       }
+      case 'self-sleep': {
+        const model = this.#model(event.model);
+        if (model.state === 'ready') model.selfAsleep = event.asleep;
+        break;
+      }
       case 'shutdown':
         this.#shuttingDown = true;
         this.#rejectWhere(() => true, 'shutting_down', SHUTTING_DOWN_MESSAGE, effects);
@@ -304,6 +316,8 @@ export class Scheduler {
   }
 
   #setState(model: ModelRecord, state: SchedulerModelState, releasingTo: ReleasedTo | null): void {
+    // A self-sleep lasts while the model stays ready (and through its release: the memory stays free).
+    if (state !== 'ready' && state !== 'releasing') model.selfAsleep = false;
     if (state === 'releasing') {
       if (model.state !== 'releasing') model.releasingFrom = model.state === 'asleep' ? 'asleep' : 'awake';
       model.releasingTo = releasingTo ?? 'stopped';

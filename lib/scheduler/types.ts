@@ -59,6 +59,13 @@ export type SchedulerEvent =
   | { readonly type: 'released'; readonly model: string; readonly to: ReleasedTo }
   /** The model's state changed outside the scheduler's effects (idle ladder, admin API, crash). */
   | { readonly type: 'external'; readonly model: string; readonly state: ModelState }
+  /**
+   * A ready model's backend unloaded (or reloaded) its weights by itself (llama-server
+   * `--sleep-idle-seconds`): while asleep, budgets count its `resources.asleep` (zero when not
+   * given) instead of its awake figures. Ignored unless the model is ready; any later state change
+   * ends it.
+   */
+  | { readonly type: 'self-sleep'; readonly model: string; readonly asleep: boolean }
   /** The gateway is closing: reject everything queued and everything that arrives later. */
   | { readonly type: 'shutdown' };
 
