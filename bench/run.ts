@@ -1,6 +1,6 @@
 /**
  * siesta benchmarks: `npm run bench` (full, ~5 min) or `npm run bench -- --quick`.
- * `--only proxy,streaming,swap,llama,memory,upload` runs a subset.
+ * `--only proxy,streaming,swap,llama,slots,memory,upload` runs a subset.
  *
  * Prints a markdown table (metric, direct or peer, siesta, target, result) and writes every raw
  * figure to bench/results/latest.json. Every child process started here is stopped at the end,
@@ -17,12 +17,13 @@ import { markdownTable, type Row, type SectionResult } from './lib/report.js';
 import { runLlamaBench } from './scenarios/llama.js';
 import { runMemoryBench } from './scenarios/memory.js';
 import { runProxyBench } from './scenarios/proxy.js';
+import { runSlotsBench } from './scenarios/slots.js';
 import { runStreamingBench } from './scenarios/streaming.js';
 import { runSwapBench } from './scenarios/swap.js';
 import { runUploadBench } from './scenarios/upload.js';
 
 const REPO_URL = new URL('../', import.meta.url);
-const SECTIONS = ['proxy', 'streaming', 'swap', 'llama', 'memory', 'upload'] as const;
+const SECTIONS = ['proxy', 'streaming', 'swap', 'llama', 'slots', 'memory', 'upload'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section>; llamaWaitMs: number } {
@@ -39,7 +40,7 @@ function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section
       only = new Set(names as Section[]);
     } else if (arg === '--wait-llama') llamaWaitMs = Number(argv[++index] ?? '0') * 1000;
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [--only proxy,streaming,swap,llama,memory,upload] [--wait-llama SECONDS]\n');
+      process.stdout.write('usage: npm run bench [-- --quick] [--only proxy,streaming,swap,llama,slots,memory,upload] [--wait-llama SECONDS]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     const tier = await findLlamaTier(llamaWaitMs, log);
     return runLlamaBench(tier, quick ? { reps: 3, perRep: 100, swaps: 6, warmup: 30 } : { reps: 5, perRep: 200, swaps: 14, warmup: 50 });
   });
+  await section('slots', async () => runSlotsBench(await findLlamaTier(llamaWaitMs, log), { rounds: quick ? 3 : 5 }));
   await section('memory', () => runMemoryBench(quick ? { streams: 500 } : { streams: 500 }));
   await section('upload', () => runUploadBench({ fileMiB: quick ? 64 : 200 }));
 
