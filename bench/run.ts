@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const tier = await findLlamaTier(llamaWaitMs, log);
     return runLlamaBench(tier, quick ? { reps: 3, perRep: 100, swaps: 6, warmup: 30 } : { reps: 5, perRep: 200, swaps: 14, warmup: 50 });
   });
-  await section('slots', async () => runSlotsBench(await findLlamaTier(llamaWaitMs, log), { rounds: quick ? 3 : 5 }));
+  await section('slots', async () => runSlotsBench(await findLlamaTier(llamaWaitMs, log), { rounds: quick ? 3 : 7 }));
   await section('memory', () => runMemoryBench(quick ? { streams: 500 } : { streams: 500 }));
   await section('upload', () => runUploadBench({ fileMiB: quick ? 64 : 200 }));
 

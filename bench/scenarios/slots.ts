@@ -25,7 +25,7 @@ export interface SlotsBenchOptions {
 }
 
 const SECTION = 'llama-server saveSlots (real)';
-const METRICS = ['repeated long prompt after a swap: time to first token, saveSlots on / off', 'prompt tokens served from the cache after the swap (cache_n / prompt)'];
+const METRICS = ['repeated long prompt after a swap: time to first token, saveSlots on / off', 'prompt tokens served from the cache after the swap (cache_n / prompt; prompt eval)'];
 /** The tiny models have 512 tokens of context at about one token per character (as test/real). */
 const LONG_PROMPT = 'the quick brown fox jumps over the lazy dog '.repeat(7);
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -34,12 +34,14 @@ interface Sample {
   readonly ttftMs: number;
   readonly cacheN: number;
   readonly promptN: number;
+  /** llama-server's own prompt evaluation time (`timings.prompt_ms`). */
+  readonly promptMs: number;
 }
 
 interface Chunk {
   readonly id?: string;
   readonly choices?: readonly { readonly delta?: { readonly content?: string | null } }[];
-  readonly timings?: { readonly cache_n?: number; readonly prompt_n?: number };
+  readonly timings?: { readonly cache_n?: number; readonly prompt_n?: number; readonly prompt_ms?: number };
 }
 
 /** A streamed chat request with the long prompt; greedy and ignoring end-of-turn (every reply has tokens). */
@@ -57,11 +59,12 @@ async function longPromptSample(target: Target, model: string): Promise<Sample> 
   if (!first || typeof timings?.cache_n !== 'number' || typeof timings.prompt_n !== 'number') {
     throw new Error(`${model}: stream without a content chunk or timings (${chunks.length} chunks)`);
   }
-  return { ttftMs: first.at - result.startedAt, cacheN: timings.cache_n, promptN: timings.prompt_n };
+  return { ttftMs: first.at - result.startedAt, cacheN: timings.cache_n, promptN: timings.prompt_n, promptMs: timings.prompt_ms ?? Number.NaN };
 }
 
 const cacheShare = (samples: readonly Sample[]): number => median(samples.map((s) => s.cacheN / (s.cacheN + s.promptN)));
-const tokens = (samples: readonly Sample[]): string => `${median(samples.map((s) => s.cacheN))} / ${median(samples.map((s) => s.cacheN + s.promptN))}`;
+const tokens = (samples: readonly Sample[]): string =>
+  `${median(samples.map((s) => s.cacheN))} / ${median(samples.map((s) => s.cacheN + s.promptN))} (prompt eval ${fmtMs(median(samples.map((s) => s.promptMs)), 1)})`;
 
 export async function runSlotsBench(tier: LlamaTier | string, options: SlotsBenchOptions): Promise<SectionResult> {
   if (typeof tier === 'string') return notProvisioned(SECTION, METRICS, tier);
@@ -99,7 +102,7 @@ export async function runSlotsBench(tier: LlamaTier | string, options: SlotsBenc
         { section: SECTION, metric: METRICS[0]!, baseline: `off ${fmtMs(off, 0)}`, siesta: `on ${fmtMs(on, 0)}`, target: '—', verdict: 'info' },
         { section: SECTION, metric: METRICS[1]!, baseline: `off ${tokens(samples.plain)}`, siesta: `on ${tokens(samples.saved)}`, target: 'on ≥ 90%, off 0', verdict: verdict(cacheShare(samples.saved) >= 0.9 && samples.plain.every((s) => s.cacheN === 0)) },
       ];
-      const raw = (list: readonly Sample[]) => list.map((s) => ({ ttftMs: round(s.ttftMs), cacheN: s.cacheN, promptN: s.promptN }));
+      const raw = (list: readonly Sample[]) => list.map((s) => ({ ttftMs: round(s.ttftMs), cacheN: s.cacheN, promptN: s.promptN, promptMs: round(s.promptMs) }));
       return {
         rows,
         details: { provisioned: true, version: tier.version, promptChars: LONG_PROMPT.length, rounds: options.rounds, ttftMedianMs: { on: round(on), off: round(off) }, primed: { saved: raw([primed.saved])[0], plain: raw([primed.plain])[0] }, on: raw(samples.saved), off: raw(samples.plain) },
