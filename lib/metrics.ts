@@ -1,15 +1,28 @@
 /**
  * Prometheus metrics with prom-client, on a registry of the gateway's own (never the global one, so
  * several gateways in one process do not clash). Model metrics come from the model manager's state
- * changes; request metrics from the request log's `onDone` hook.
+ * changes and sleep/wake step timings; request metrics from the request log's `onDone` hook.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { MODEL_STATES, type StateChange } from './process/states.js';
 
-/** The part of the model manager metrics read: state changes, and in-flight counts at scrape time. */
+/** One successful step of a sleep or wake (the recipe runner's timing, forwarded by the manager). */
+export interface SleepStepSample {
+  readonly model: string;
+  readonly what: 'sleep' | 'wake';
+  /** `http` or `cuda-checkpoint`. */
+  readonly method: string;
+  /** `POST /sleep?level=1`, `cuda-checkpoint lock`, `confirm`. */
+  readonly step: string;
+  readonly ms: number;
+}
+
+/** The part of the model manager metrics read: state changes, step timings, and in-flight counts at scrape time. */
 export interface MetricsSource {
   on(event: 'state', listener: (change: StateChange) => void): unknown;
+  on(event: 'sleep-step', listener: (sample: SleepStepSample) => void): unknown;
   off(event: 'state', listener: (change: StateChange) => void): unknown;
+  off(event: 'sleep-step', listener: (sample: SleepStepSample) => void): unknown;
   processes(): readonly { readonly id: string; readonly state: string; readonly inFlight: number }[];
 }
 
@@ -30,6 +43,7 @@ export function fallbackOf(change: Pick<StateChange, 'to' | 'reason'>): Fallback
 /** Cold starts take seconds to minutes; sleeps and wakes take milliseconds to tens of seconds. */
 const START_BUCKETS = [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 const SWAP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const WAIT_BUCKETS = [0.005, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 export interface RequestSample {
@@ -51,10 +65,12 @@ export class Metrics {
   readonly #sleepSeconds: Histogram<'model'>;
   readonly #wakeSeconds: Histogram<'model'>;
   readonly #waitSeconds: Histogram<'model'>;
+  readonly #stepSeconds: Histogram<'model' | 'method' | 'step'>;
   readonly #requests: Counter<'model' | 'status'>;
   readonly #routeDecisions: Counter<'outcome' | 'cost'>;
   #source: MetricsSource | null = null;
   readonly #onState = (change: StateChange): void => this.#observeState(change);
+  readonly #onStep = (sample: SleepStepSample): void => this.observeStep(sample);
 
   constructor(options: { readonly defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -68,6 +84,13 @@ export class Metrics {
     this.#sleepSeconds = new Histogram({ name: 'siesta_model_sleep_seconds', help: 'Duration of successful sleeps (sleeping -> asleep, draining in-flight requests included)', labelNames: ['model'], buckets: SWAP_BUCKETS, registers });
     this.#wakeSeconds = new Histogram({ name: 'siesta_model_wake_seconds', help: 'Duration of successful wakes (waking -> ready)', labelNames: ['model'], buckets: SWAP_BUCKETS, registers });
     this.#waitSeconds = new Histogram({ name: 'siesta_request_wait_seconds', help: 'Time a request waited for its model (queue, start or wake) before being proxied', labelNames: ['model'], buckets: WAIT_BUCKETS, registers });
+    this.#stepSeconds = new Histogram({
+      name: 'siesta_sleep_step_seconds',
+      help: 'Duration of each successful step of a sleep or wake (step = "sleep <step>" or "wake <step>"; confirm = polling the backend until it reports the new state)',
+      labelNames: ['model', 'method', 'step'],
+      buckets: STEP_BUCKETS,
+      registers,
+    });
     this.#requests = new Counter({ name: 'siesta_requests_total', help: 'Requests for a model, by final HTTP status (499 = client went away)', labelNames: ['model', 'status'], registers });
     this.#routeDecisions = new Counter({ name: 'siesta_route_decisions_total', help: 'Cluster routing decisions: outcome=local|peer|retry|forwarded-in|loop|unauthorized, cost=the chosen node\'s cost class (lib/cluster/route-decision.ts)', labelNames: ['outcome', 'cost'], registers });
     const source = (): MetricsSource | null => this.#source;
@@ -89,12 +112,19 @@ export class Metrics {
     this.detach();
     this.#source = source;
     source.on('state', this.#onState);
+    source.on('sleep-step', this.#onStep);
     this.#state.reset();
     for (const process of source.processes()) this.#setState(process.id, process.state);
   }
 
   detach(): void {
     this.#source?.off('state', this.#onState);
+    this.#source?.off('sleep-step', this.#onStep);
+  }
+
+  /** Time one step of a sleep or wake. */
+  observeStep(sample: SleepStepSample): void {
+    this.#stepSeconds.observe({ model: sample.model, method: sample.method, step: `${sample.what} ${sample.step}` }, sample.ms / 1000);
   }
 
   /** Count one finished request (the request log's `onDone`). Requests that named no model are not counted. */

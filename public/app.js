@@ -74,6 +74,18 @@ function changeNote(view) {
   return '';
 }
 
+/** The sleep method, and the steps of the last sleep and wake with their times (hover for each step). */
+function sleepNote(view) {
+  if (!view.sleepMethod) return null;
+  const steps = view.lastSteps ?? { sleep: [], wake: [] };
+  const total = (list) => list.reduce((sum, step) => sum + step.ms, 0);
+  const parts = [view.sleepMethod];
+  if (steps.sleep.length) parts.push(`sleep ${total(steps.sleep)} ms`);
+  if (steps.wake.length) parts.push(`wake ${total(steps.wake)} ms`);
+  const detail = [...steps.sleep.map((s) => `sleep ${s.step}: ${s.ms} ms`), ...steps.wake.map((s) => `wake ${s.step}: ${s.ms} ms`)].join('\n');
+  return el('span', { class: 'note sleep-method', title: detail || undefined }, parts.join(' · '));
+}
+
 function stateLabel(view) {
   if (view.state === 'asleep' && view.asleepLevel) return `asleep · L${view.asleepLevel}`;
   if (view.state === 'ready' && view.selfAsleep) return 'ready · idle-asleep';
@@ -108,7 +120,7 @@ function renderRow(view) {
     el('div', { class: 'cell cell-name' }, el('span', { class: 'name' }, view.name), view.name !== view.id ? el('span', { class: 'sub' }, view.id) : null),
     cell('state', 'State', el('span', { class: 'badge', dataset: { state: view.state } }, stateLabel(view)), note ? el('span', { class: 'note' }, note) : null),
     cell('backend', 'Backend', view.backend),
-    cell('sleep', 'Sleep', view.canSleep ? `level ${view.sleepLevel}` : el('span', { class: 'muted' }, 'cannot sleep')),
+    cell('sleep', 'Sleep', view.canSleep ? `level ${view.sleepLevel}` : el('span', { class: 'muted' }, 'cannot sleep'), sleepNote(view)),
     cell('last', 'Last use', el('span', { class: 'last-use', dataset: { at: view.lastUsedAt ?? '' } }, ago(view.lastUsedAt))),
     cell('inflight', 'In flight', String(view.inFlight), view.queued ? el('span', { class: 'note' }, `${view.queued} queued`) : null),
     cell('resources', 'Resources', resources.main, resources.note ? el('span', { class: 'note' }, resources.note) : null),

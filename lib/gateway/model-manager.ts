@@ -20,10 +20,12 @@ import type { PortGuard } from '../process/port-check.js';
 import { LogRing, type LogLine } from '../process/log-ring.js';
 import { ModelProcess, restartFields, type Lease, type ReadyOutcome } from '../process/model-process.js';
 import { reapLeftovers, type PidRecord } from '../process/pid-files.js';
+import type { StepTiming } from '../process/recipe-runner.js';
 import type { Spawner } from '../process/spawner.js';
 import type { ModelState, StateChange } from '../process/states.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulerEffect, SchedulerEvent } from '../scheduler/types.js';
+import { StepLog } from './model-view.js';
 import type { AcquireOptions, LoadProgress, ModelAccess, ModelGate } from './types.js';
 
 export interface ModelManagerOptions {
@@ -143,6 +145,8 @@ type ManagerEvents = {
   state: [StateChange];
   log: [{ model: string; line: LogLine }];
   'self-sleep': [{ model: string; asleep: boolean }];
+  /** One step of a sleep or wake succeeded (metrics). */
+  'sleep-step': [StepTiming & { model: string }];
 };
 
 export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGate {
@@ -159,6 +163,8 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
    */
   readonly #loadLeases = new Map<string, { readonly process: ModelProcess; readonly lease: Lease }>();
   readonly #log: Logger;
+  /** The steps of each model's last sleep and wake, for the model views. */
+  readonly sleepSteps = new StepLog();
   #nextRequest = 0;
   #closed = false;
   /** After a config reload: the manager that serves now; requests that still reach this one go there. */
@@ -179,7 +185,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
       if (!plugin) throw new Error(`bug: model ${model.id} names backend ${model.backend}, which is not loaded`);
       const adopted = options.adopt?.get(model.id);
       if (adopted) {
-        adopted.removeAllListeners('state').removeAllListeners('self-sleep').removeAllListeners('drained');
+        adopted.removeAllListeners('state').removeAllListeners('self-sleep').removeAllListeners('sleep-step').removeAllListeners('drained');
         adopted.logs.removeAllListeners('line');
         adopted.adopt(model);
       }
@@ -204,6 +210,10 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
         // Budgets count a self-asleep model's memory as free (scheduler rule 9).
         if (!this.#closed && this.#processes.get(status.model) === process) this.#apply({ type: 'self-sleep', model: status.model, asleep: status.asleep });
         this.emit('self-sleep', status);
+      });
+      process.on('sleep-step', (timing) => {
+        this.sleepSteps.add(timing.model, timing);
+        this.emit('sleep-step', timing);
       });
       process.on('step', ({ model: id, text }) => {
         for (const waiter of this.#waiters.values()) {
@@ -586,6 +596,7 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
 
   #onState(change: StateChange): void {
     this.#log.info('model state', { model: change.model, from: change.from, to: change.to, reason: change.reason, ms: Math.round(change.durationMs) });
+    if (change.to === 'sleeping' || change.to === 'waking') this.sleepSteps.begin(change.model, change.to === 'sleeping' ? 'sleep' : 'wake');
     this.emit('state', change);
     for (const waiter of this.#waiters.values()) {
       if (waiter.model === change.model) waiter.onProgress?.({ state: change.to, position: waiter.position });

@@ -28,7 +28,7 @@ import { IdleTimers } from './idle-timers.js';
 import { Leases, type Lease } from './leases.js';
 import { LogRing } from './log-ring.js';
 import { guardedTarget, procPortGuard, type PortGuard } from './port-check.js';
-import { cudaStepExecutor, httpStepExecutor, RecipeRunner } from './recipe-runner.js';
+import { cudaStepExecutor, httpStepExecutor, RecipeRunner, type StepTiming } from './recipe-runner.js';
 import { restartFields } from './reload-effect.js';
 import { realSpawner, type Spawner } from './spawner.js';
 import { canTransition, type ModelState, type StateChange } from './states.js';
@@ -76,6 +76,8 @@ type Events = {
   drained: [];
   /** A start runs the plugin's afterStart (e.g. `restoring prompt cache`); the state stays `starting`. */
   step: [{ model: string; text: string }];
+  /** One step of a sleep or wake recipe succeeded, in `ms` (metrics, status page). */
+  'sleep-step': [StepTiming & { model: string }];
 };
 
 export class ModelProcess extends EventEmitter<Events> {
@@ -146,6 +148,7 @@ export class ModelProcess extends EventEmitter<Events> {
       clock: this.#clock,
       log: this.#log,
       id: () => this.id,
+      onStep: (timing) => this.emit('sleep-step', { model: this.id, ...timing }),
     });
     this.#hookContext = (signal, timeoutMs) => ({ model: this.model, baseUrl: upstream, http: pluginHttp(http, upstream, timeoutMs, signal), log: this.#log, signal });
     this.#leases = new Leases(this.#clock, {

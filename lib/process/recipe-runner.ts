@@ -95,6 +95,16 @@ class StepAnswered extends Error {
   }
 }
 
+/** How long one step of a sleep or wake took (successful steps only; `confirm` = polling the backend's sleep state). */
+export interface StepTiming {
+  readonly what: 'sleep' | 'wake';
+  /** `http` or `cuda-checkpoint`: the kind of the step (the confirm poll counts as `http`). */
+  readonly method: RecipeStep['kind'];
+  /** `POST /sleep?level=1`, `cuda-checkpoint lock`, `confirm`. */
+  readonly step: string;
+  readonly ms: number;
+}
+
 export interface RecipeRunnerOptions {
   readonly plugin: BackendPlugin;
   readonly executors: StepExecutors;
@@ -104,6 +114,8 @@ export interface RecipeRunnerOptions {
   readonly log: Logger;
   /** The model id, for log lines. */
   readonly id: () => string;
+  /** Told the duration of each step that succeeded (metrics, status page). */
+  readonly onStep?: (timing: StepTiming) => void;
 }
 
 export class RecipeRunner {
@@ -117,13 +129,13 @@ export class RecipeRunner {
   async sleep(recipe: ResolvedRecipe, confirmMs: number): Promise<void> {
     await this.run(recipeSteps(recipe, 'sleep'), 'sleep');
     // A CUDA checkpoint confirms its state itself; the backend's HTTP view of sleep does not apply.
-    if (!recipe.cuda) await this.confirm(true, confirmMs);
+    if (!recipe.cuda) await this.#timedConfirm(true, confirmMs);
   }
 
   /** Run the wake steps (none when `recipe` is null), then wait until the backend reports itself awake. Throws on failure. */
   async wake(recipe: ResolvedRecipe | null, confirmMs: number): Promise<void> {
     if (recipe) await this.run(recipeSteps(recipe, 'wake'), 'wake');
-    if (!recipe?.cuda) await this.confirm(false, confirmMs);
+    if (!recipe?.cuda) await this.#timedConfirm(false, confirmMs);
   }
 
   /** The plugin's warm-up after a wake, if any; a failure is logged, never thrown (the model serves anyway). */
@@ -140,8 +152,10 @@ export class RecipeRunner {
   /** Run `steps` in order; the first failure stops the recipe with a message naming the step. */
   async run(steps: readonly RecipeStep[], what: 'sleep' | 'wake'): Promise<void> {
     for (const step of steps) {
+      const startedMs = performance.now();
       try {
         await this.#execute(step);
+        this.#options.onStep?.({ what, method: step.kind, step: describeStep(step), ms: performance.now() - startedMs });
       } catch (error) {
         if (error instanceof StepAnswered) throw new Error(`${what} step ${describeStep(step)} ${error.message}`, { cause: error });
         throw new Error(`${what} step ${describeStep(step)} failed: ${(error as Error).message}`, { cause: error });
@@ -155,6 +169,16 @@ export class RecipeRunner {
         return this.#options.executors.http(step);
       case 'cuda-checkpoint':
         return this.#options.executors['cuda-checkpoint'](step);
+    }
+  }
+
+  /** `confirm`, reported as a step when the backend can tell its sleep state. */
+  async #timedConfirm(expectAsleep: boolean, deadlineMs: number): Promise<void> {
+    const startedMs = performance.now();
+    await this.confirm(expectAsleep, deadlineMs);
+    const { plugin } = this.#options;
+    if (plugin.isAsleep && !plugin.sleepsBySelf) {
+      this.#options.onStep?.({ what: expectAsleep ? 'sleep' : 'wake', method: 'http', step: 'confirm', ms: performance.now() - startedMs });
     }
   }
 
