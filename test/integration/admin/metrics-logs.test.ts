@@ -106,6 +106,16 @@ describe('admin: GET /metrics', function () {
     expect(value(after, 'siesta_request_wait_seconds_sum', small)).to.be.greaterThan(0.05);
     expect(value(after, 'siesta_requests_total', { model: 'qwen-small', status: '200' })).to.equal(2);
     expect(value(after, 'siesta_model_in_flight', small)).to.equal(0);
+    // Each step of the sleep and of the wake, timed (HTTP recipe: the call, then the is_sleeping poll).
+    expect(before.types.get('siesta_sleep_step_seconds')).to.equal('histogram');
+    for (const step of ['sleep POST /sleep?level=1', 'sleep confirm', 'wake POST /wake_up', 'wake confirm']) {
+      expect(value(after, 'siesta_sleep_step_seconds_count', { model: 'qwen-small', method: 'http', step }), step).to.equal(1);
+    }
+    expect(value(after, 'siesta_sleep_step_seconds_sum', { model: 'qwen-small', method: 'http', step: 'wake POST /wake_up' })).to.be.greaterThan(0.04);
+    const view = (await agent.get('/api/models').expect(200)).body.models.find((model: { id: string }) => model.id === 'qwen-small');
+    expect(view.sleepMethod).to.equal('http');
+    expect(view.lastSteps.sleep.map((entry: { step: string }) => entry.step)).to.deep.equal(['POST /sleep?level=1', 'confirm']);
+    expect(view.lastSteps.wake.map((entry: { step: string }) => entry.step)).to.deep.equal(['POST /wake_up', 'confirm']);
 
     await agent.post('/api/models/qwen-small/unload').expect(200);
     expect(value(await scrape(), 'siesta_model_stops_total', small)).to.equal(1);
