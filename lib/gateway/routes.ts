@@ -148,6 +148,37 @@ export function modelRouteChain(route: ModelRoute, steps: Readonly<ModelRouteSte
   return [steps.auth, ...body, ...rewrite, steps.resolveModel, ...cluster, steps.peerProxy, steps.concurrencyLimit, steps.makeReady, steps.proxy];
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * A chain run as one handler: the router then matches and dispatches one layer per request, not
+ * one per step. The rules are Express 5's route (router/lib/route.js, layer.js): a step that
+ * throws or whose promise rejects passes that to `next`; `next(error)` leaves the chain with the
+ * error, `next('route')` leaves it without, `next('router')` is passed on; an error handler (four
+ * parameters) in the chain is skipped.
+ */
+export function composeChain(chain: readonly RequestHandler[]): RequestHandler {
+  if (chain.length === 1) return chain[0]!;
+  return function modelRoute(req, res, next) {
+    let index = 0;
+    const step = (error?: unknown): void => {
+      if (error) return error === 'route' ? next() : next(error);
+      const handler = chain[index++];
+      if (handler === undefined) return next();
+      if (handler.length > 3) return step();
+      try {
+        const result: unknown = handler(req, res, step);
+        if (isThenable(result)) result.then(undefined, (rejection: unknown) => step(rejection));
+      } catch (thrown) {
+        step(thrown);
+      }
+    };
+    step();
+  };
+}
+
 /** What the gateway registers routes on (an Express router). */
 export interface RouteRegistrar {
   post(path: string[], ...handlers: RequestHandler[]): unknown;
@@ -155,8 +186,9 @@ export interface RouteRegistrar {
 }
 
 /**
- * Register every entry of the table with its chain. Entries with the same chain share one
- * registration (an array of paths), so a request walks a handful of layers, not one per route.
+ * Register every entry of the table with its chain, as one handler (`composeChain`). Entries with
+ * the same chain share one registration (an array of paths), so a request walks a handful of
+ * layers, not one per route.
  */
 export function registerModelRoutes(router: RouteRegistrar, steps: Readonly<ModelRouteSteps>, table: readonly ModelRoute[] = MODEL_ROUTE_TABLE): void {
   const groups = new Map<string, { method: ModelRoute['method']; paths: string[]; chain: RequestHandler[] }>();
@@ -168,7 +200,8 @@ export function registerModelRoutes(router: RouteRegistrar, steps: Readonly<Mode
     else groups.set(key, { method: route.method, paths: [route.path], chain });
   }
   for (const { method, paths, chain } of groups.values()) {
-    if (method === 'GET') router.get(paths, ...chain);
-    else router.post(paths, ...chain);
+    const handler = composeChain(chain);
+    if (method === 'GET') router.get(paths, handler);
+    else router.post(paths, handler);
   }
 }
