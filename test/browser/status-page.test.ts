@@ -86,6 +86,9 @@ describe('status page in headless Chromium', function () {
     await page.locator('li[data-model="qwen-small"] button[data-action="wake"]').click();
     await page.locator('li[data-model="qwen-small"] .badge[data-state="ready"]').waitFor({ timeout: 10_000 });
     expect(await page.locator('li[data-model="qwen-small"] .cell-state .note').textContent()).to.match(/^woke in /);
+    // The Sleep cell names the method and the time of the last sleep's and wake's steps.
+    expect(await page.locator('li[data-model="qwen-small"] .sleep-method').textContent()).to.match(/^http · sleep \d+ ms · wake \d+ ms$/);
+    expect(await page.locator('li[data-model="tiny-echo"] .sleep-method').textContent()).to.equal('stop');
 
     // The log pane follows the selected model.
     await page.locator('li[data-model="qwen-small"] .name').click();
