@@ -101,7 +101,9 @@ export async function runStreamingBench(options: StreamingBenchOptions): Promise
   const emitter = await startEmitter(options.tokens, options.intervalMs);
   const gateway = await startGateway('streaming', {
     models: {
-      stream: { cmd: 'sleep 3600', proxy: emitter.url, checkEndpoint: '/health' },
+      // The upstream is this process's emitter, already listening: no health check, and so no
+      // port check (siesta refuses to start a model whose port another process holds).
+      stream: { cmd: 'sleep 3600', proxy: emitter.url, checkEndpoint: 'none' },
     },
   }).catch(async (error: unknown) => {
     await new Promise((resolve) => emitter.server.close(resolve));
