@@ -147,12 +147,16 @@ class UpstreamTimeout extends Error {}
 function armTimeouts(request: ClientRequest, timeouts: ForwardTarget['timeouts'], secure: boolean): void {
   const timers: NodeJS.Timeout[] = [];
   const clear = (): void => {
-    for (const timer of timers.splice(0)) clearTimeout(timer);
+    if (timers.length === 0) return;
+    for (const timer of timers) clearTimeout(timer);
+    timers.length = 0;
   };
   const after = (ms: number, message: string): void => {
     if (ms > 0) timers.push(setTimeout(() => request.destroy(new UpstreamTimeout(message)), ms));
   };
-  request.once('socket', (socket) => {
+  // `on`, not `once`: each of these fires once per request anyway, and `once` wraps every listener
+  // in a closure of its own (a visible cost per request in the profile).
+  request.on('socket', (socket) => {
     if (!socket.connecting) return;
     after(timeouts.connectMs, `connect timeout after ${timeouts.connectMs} ms`);
     socket.once('connect', () => {
@@ -163,9 +167,9 @@ function armTimeouts(request: ClientRequest, timeouts: ForwardTarget['timeouts']
       }
     });
   });
-  request.once('finish', () => after(timeouts.responseHeaderMs, `timeout awaiting response headers after ${timeouts.responseHeaderMs} ms`));
-  request.once('response', clear);
-  request.once('close', clear);
+  request.on('finish', () => after(timeouts.responseHeaderMs, `timeout awaiting response headers after ${timeouts.responseHeaderMs} ms`));
+  request.on('response', clear);
+  request.on('close', clear);
 }
 
 export type Forwarder = (req: Request, res: Response, target: ForwardTarget) => Promise<void>;
@@ -225,7 +229,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
           idleTimer = timer;
           upstreamRes.on('data', () => timer.refresh()); // restarts the same timer: no new one per chunk
         }
-        upstreamRes.once('close', () => {
+        upstreamRes.on('close', () => {
           clearTimeout(idleTimer);
           // The server died mid-body (crash, OOM kill) or went silent: end the client's response instead of leaving it open.
           if (!upstreamRes.complete && !res.writableEnded && !res.destroyed) {
@@ -282,7 +286,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
         } else attempt.end(target.body);
       };
       send(!streamed);
-      res.once('close', () => {
+      res.on('close', () => {
         if (!res.writableFinished) upstream.destroy();
       });
     });
