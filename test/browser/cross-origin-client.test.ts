@@ -11,10 +11,9 @@ import { expect } from 'chai';
 import express from 'express';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { listen } from '../e2e/peers-support.js';
-import { cleanup, configYaml, genericCmd, openGateway, track } from '../e2e/support.js';
+import { cleanup, configYaml, genericCmd, listenOnLoopback, openGateway } from '../e2e/support.js';
 import { assertNoChildren } from '../helpers/wait.js';
 
 const CHROMIUM = process.env['SIESTA_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -88,15 +87,8 @@ async function servePage(): Promise<string> {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(PAGE_HTML);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = await listenOnLoopback(server);
+  return url;
 }
 
 /** siesta on a real port, recording each request's method and path (preflights included). */

@@ -7,24 +7,16 @@
  * llama-swap's peer_test.go uses httptest servers. Everything here is closed by `cleanup()`.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { expect } from 'chai';
 import { createExpressServer } from '../../lib/http/express-server.js';
-import { track } from './support.js';
+import { listenOnLoopback } from './support.js';
 
 /** Listen on a free loopback port; closed by `cleanup()`. */
 export async function listen(app: Express): Promise<string> {
   const server = createExpressServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = await listenOnLoopback(server);
+  return url;
 }
 
 export function postChat(url: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {
@@ -74,13 +66,6 @@ export async function startRecordingPeer(): Promise<{ readonly url: string; read
       res.end(JSON.stringify({ object: 'chat.completion', model, choices: [{ index: 0, message: { role: 'assistant', content: 'from the peer' }, finish_reason: 'stop' }] }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+  const url = await listenOnLoopback(server);
+  return { url, requests };
 }

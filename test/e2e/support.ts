@@ -4,7 +4,8 @@
  * upstream's recorded calls.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Stream } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,19 @@ export async function openGateway(configText: string, options: Omit<GatewayOptio
   const app = express();
   app.use(gateway.router);
   return { gateway, app };
+}
+
+/** Listen on a free loopback port and close (cutting open connections) at `cleanup()`; the base URL. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** Remember anything with `close()` so `cleanup()` closes it. */
