@@ -51,81 +51,15 @@ done
 [[ $CHROOT == /?* ]] || die "SIESTA_LLAMA_CHROOT must be an absolute path other than / (got '$CHROOT')"
 [[ $(id -u) -eq 0 ]] || die "must run as root: debootstrap, chroot and mount need it"
 
-# Mount points at or below $1, deepest first (as listed in /proc/self/mountinfo).
-mounts_under() {
-  awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
-}
-
-unmount_under() {
-  local m
-  for m in $(mounts_under "$1"); do
-    umount "$m" 2>/dev/null || umount -l "$m" || die "cannot unmount $m"
-  done
-}
+ROOT_ENV=SIESTA_LLAMA_CHROOT
+# mounts_under, unmount_under, check_ours, remove_root_dir, host_apt_uris, pick_mirror
+# shellcheck source=lib/debian-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-root.sh"
 
 ensure_proc() {
   if ! mountpoint -q "$1/proc"; then
     mount -t proc proc "$1/proc" || die "cannot mount /proc in $1 (router mode needs it)"
   fi
-}
-
-# Only a directory this script created (it has the marker) or an empty one may be replaced.
-check_ours() {
-  if [[ -e $1 && ! -e $1/$MARKER && -n $(ls -A "$1" 2>/dev/null) ]]; then
-    die "$1 exists but was not made by this script (no $MARKER); remove it or set SIESTA_LLAMA_CHROOT"
-  fi
-}
-
-remove_chroot_dir() {
-  [[ -e $1 ]] || return 0
-  check_ours "$1"
-  unmount_under "$1"
-  rm -rf --one-file-system "$1"
-}
-
-# URIs of enabled `deb` entries in the host's apt sources, one per line, in file order: one-line
-# entries in *.list files and deb822 stanzas in *.sources files; comments and deb-src skipped.
-host_apt_uris() {
-  local files=() f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [[ -f $f ]] && files+=("$f")
-  done
-  ((${#files[@]})) || return 0
-  awk '
-    function flush(  n, i, a) {
-      if (types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) !~ /^[ \t]*no/) {
-        n = split(uris, a, /[ \t]+/)
-        for (i = 1; i <= n; i++) if (a[i] != "") print a[i]
-      }
-      types = ""; uris = ""; enabled = ""; key = ""
-    }
-    FNR == 1 { flush(); deb822 = FILENAME ~ /\.sources$/ }
-    /^[ \t]*#/ { next }
-    deb822 && /^[ \t]*$/ { flush(); next }
-    deb822 && /^[ \t]/ { if (key == "uris") uris = uris " " $0; else if (key == "types") types = types " " $0; next }
-    deb822 {
-      key = tolower($0); sub(/:.*/, "", key)
-      value = $0; sub(/^[^:]*:[ \t]*/, "", value)
-      if (key == "types") types = value; else if (key == "uris") uris = value; else if (key == "enabled") enabled = value
-      next
-    }
-    /^[ \t]*deb[ \t]/ {
-      line = $0; sub(/[ \t]#.*/, "", line); sub(/^[ \t]*deb[ \t]+/, "", line)
-      if (line ~ /^\[/) sub(/^\[[^]]*\][ \t]*/, "", line)
-      split(line, a, /[ \t]+/); if (a[1] != "") print a[1]
-    }
-    END { flush() }
-  ' "${files[@]}"
-}
-
-# A plain Debian mirror: the archive root ends in /debian; security, snapshot, ports and debug
-# archives do not carry unstable's current packages.
-pick_mirror() {
-  if [[ -n ${SIESTA_DEBIAN_MIRROR:-} ]]; then
-    printf '%s\n' "${SIESTA_DEBIAN_MIRROR%/}"
-    return
-  fi
-  host_apt_uris | grep -E '^https?://[^/]+(/[^ ]*)?/debian/?$' | grep -viE 'security|snapshot|ports|debug' | head -n 1 | sed 's#/*$##'
 }
 
 models_stamp() {
@@ -158,7 +92,7 @@ build_base() {
   eval "$(apt-config shell proxy Acquire::http::Proxy 2>/dev/null || true)"
   if [[ -n $proxy && -z ${http_proxy:-} ]]; then export http_proxy=$proxy; fi
 
-  remove_chroot_dir "$build"
+  remove_root_dir "$build"
   # A failed build must not leave /proc mounted in a half-made tree.
   trap 'unmount_under "$CHROOT.building"; rm -rf --one-file-system "$CHROOT.building"' EXIT
   mkdir -p "$build"
@@ -169,7 +103,7 @@ build_base() {
     if grep -qiE 'signature|signed by|gpg|keyring|NO_PUBKEY' "$build.log"; then
       log "WARNING: the host keyring cannot verify $SUITE's Release file; retrying with --no-check-gpg"
       log "WARNING: (apt inside the chroot still checks signatures with the chroot's own keyring)"
-      remove_chroot_dir "$build"; mkdir -p "$build"; touch "$build/$MARKER"
+      remove_root_dir "$build"; mkdir -p "$build"; touch "$build/$MARKER"
       debootstrap --variant=minbase --components=main --no-check-gpg "$SUITE" "$build" "$mirror" >"$build.log" 2>&1 ||
         { tail -n 20 "$build.log" >&2; die "debootstrap failed (log: $build.log)"; }
     else
@@ -197,7 +131,7 @@ EOF
   base_is_valid "$build" || die "llama-server or python3-gguf does not run in the new chroot (log: $build.log)"
 
   unmount_under "$build"
-  remove_chroot_dir "$CHROOT"
+  remove_root_dir "$CHROOT"
   mv "$build" "$CHROOT"
   trap - EXIT
   mv "$build.log" "$CHROOT/var/log/siesta-provision.log"
