@@ -26,7 +26,7 @@ import { onUpstreamRequest } from '../lib/gateway/request-journal.js';
  * the upstream refuse the next request on that socket. `Expect: 100-continue` is answered by this
  * hop (the body has already arrived); the `X-Forwarded-*` headers are set by `forwardedHeaders`.
  */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -63,6 +63,17 @@ export function forwardHeaders(headers: IncomingHttpHeaders, hop: ReadonlySet<st
   return out;
 }
 
+/** `forwardedHeaders` for a client request, its peer checked against `trusted`. */
+export function forwardedHeadersFor(req: IncomingMessage, trusted: (address: string) => boolean): Record<string, string> {
+  const remoteAddress = req.socket.remoteAddress;
+  return forwardedHeaders({
+    headers: req.headers,
+    remoteAddress,
+    encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
+    trusted: remoteAddress !== undefined && trusted(remoteAddress),
+  });
+}
+
 /** What the forwarded headers are made from: the client connection and whether its peer is a trusted proxy. */
 export interface ClientHop {
   readonly headers: IncomingHttpHeaders;
@@ -92,7 +103,7 @@ export function forwardedHeaders(hop: ClientHop): Record<string, string> {
   return out;
 }
 
-interface Origin {
+export interface Origin {
   /** For the Host header: host and port as in the URL. */
   readonly host: string;
   /** For connecting: an IPv6 address without its brackets. */
@@ -104,7 +115,7 @@ interface Origin {
   readonly pathPrefix: string;
 }
 
-function parseOrigin(target: string): Origin {
+export function parseOrigin(target: string): Origin {
   const url = new URL(target);
   return {
     host: url.host,
@@ -193,16 +204,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
   return function forward(req, res, target) {
     const origin = originOf(target.url);
     const headers = forwardHeaders(req.headers);
-    const remoteAddress = req.socket.remoteAddress;
-    Object.assign(
-      headers,
-      forwardedHeaders({
-        headers: req.headers,
-        remoteAddress,
-        encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
-        trusted: remoteAddress !== undefined && trusted(remoteAddress),
-      }),
-    );
+    Object.assign(headers, forwardedHeadersFor(req, trusted));
     headers.host = origin.host;
     if (target.headers) Object.assign(headers, target.headers);
     // A streamed upload is sent once, on a connection of its own: a kept-alive socket that turns

@@ -19,7 +19,7 @@ import { GatewayError, toGatewayError } from '../lib/errors.js';
 import type { ModelGate } from '../lib/gateway/types.js';
 import type { Logger } from '../lib/logger.js';
 import { acceptsKey, presentedKey } from './auth.js';
-import { forwardedHeaders } from './proxy.js';
+import { forwardedHeadersFor, HOP_BY_HOP, parseOrigin } from './proxy.js';
 import { ignoredPathDecision, isLifecyclePath, normalizeUpstreamPath } from './upstream.js';
 import type { Request } from 'express';
 
@@ -57,13 +57,15 @@ export function matchUpstream(path: string, resolve: (name: string) => ModelConf
   return null;
 }
 
+/** The forwarder's hop-by-hop rules, except that an upgrade keeps its `Connection`/`Upgrade` pair (and has no body). */
+const UPGRADE_SKIP: ReadonlySet<string> = new Set([...HOP_BY_HOP].filter((name) => !['connection', 'upgrade', 'content-length', 'expect'].includes(name)));
+
 /** The request head sent to the model server: hop-by-hop headers dropped except the upgrade pair, Host rewritten. */
 function requestHead(req: IncomingMessage, path: string, host: string, forwarded: Record<string, string>): string {
-  const skip = new Set(['host', 'proxy-authorization', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
   const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`, `host: ${host}`];
   for (let index = 0; index < req.rawHeaders.length; index += 2) {
     const name = req.rawHeaders[index] ?? '';
-    if (!skip.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[index + 1] ?? ''}`);
+    if (!UPGRADE_SKIP.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[index + 1] ?? ''}`);
   }
   for (const [name, value] of Object.entries(forwarded)) lines.push(`${name}: ${value}`);
   return lines.join('\r\n') + '\r\n\r\n';
@@ -106,20 +108,14 @@ export function createUpgradeHandler(options: Readonly<UpgradeOptions>): Upgrade
         release = () => access.lease.release();
         if (socket.destroyed) return release();
       }
-      const target = new URL(model.proxy);
-      const secure = target.protocol === 'https:';
+      const target = parseOrigin(model.proxy);
+      const { secure, hostname } = target;
       const port = Number(target.port || (secure ? 443 : 80));
-      const hostname = target.hostname.replace(/^\[(.*)\]$/, '$1');
       const upstream: Socket = secure ? tlsConnect({ host: hostname, port, servername: hostname }) : netConnect({ host: hostname, port });
-      const forwarded = forwardedHeaders({
-        headers: req.headers,
-        remoteAddress: req.socket.remoteAddress,
-        encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
-        trusted: req.socket.remoteAddress !== undefined && trusted(req.socket.remoteAddress),
-      });
+      const forwarded = forwardedHeadersFor(req, trusted);
       let answered = false;
       upstream.once(secure ? 'secureConnect' : 'connect', () => {
-        upstream.write(requestHead(req, target.pathname.replace(/\/+$/, '') + rest + query, target.host, forwarded));
+        upstream.write(requestHead(req, target.pathPrefix + rest + query, target.host, forwarded));
         if (head.length > 0) upstream.write(head);
         upstream.pipe(socket);
         socket.pipe(upstream);

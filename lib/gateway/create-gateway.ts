@@ -165,7 +165,8 @@ function build(
   const resolveModel = createResolveModelMiddleware({ models: manager, routing });
   const { concurrencyLimit } = lasting;
   const makeReady = createMakeReadyMiddleware({ models: manager, ...(options.loadingTickMs ? { tickMs: options.loadingTickMs } : {}) });
-  const forward = createForwarder({ trusted: trustedProxyCheck(config.trustedProxies) });
+  const trusted = trustedProxyCheck(config.trustedProxies);
+  const forward = createForwarder({ trusted });
   const proxy = createModelProxyMiddleware({ forward });
   const peerProxy = createPeerProxyMiddleware({ forward });
   const auth = createAuthMiddleware({ keys: config.apiKeys });
@@ -216,7 +217,7 @@ function build(
     apiKeys: config.apiKeys,
     ignorePaths: config.upstreamIgnorePaths,
     recipePaths,
-    trusted: trustedProxyCheck(config.trustedProxies),
+    trusted,
     log,
   });
   return { config, warnings: loaded.warnings, manager, router, handleUpgrade };
