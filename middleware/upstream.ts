@@ -83,9 +83,13 @@ function stepPath(endpoint: string): string {
 export function isLifecyclePath(path: string, model: ModelConfig, extra: readonly string[] = []): boolean | null {
   const normalised = normalizeUpstreamPath(path);
   if (normalised === null) return null;
-  const own = [...(model.sleepEndpoints ?? []), ...(model.wakeEndpoints ?? [])].map((step) => step.endpoint);
-  return [...LIFECYCLE_PATHS, ...own, ...extra].map(stepPath).some((candidate) => normalised === candidate || normalised.startsWith(candidate + '/'));
+  const own = [...(model.sleepEndpoints ?? []), ...(model.wakeEndpoints ?? [])].map((step) => stepPath(step.endpoint));
+  const matches = (candidate: string): boolean => normalised === candidate || normalised.startsWith(candidate + '/');
+  return FIXED_LIFECYCLE.some(matches) || own.some(matches) || extra.map(stepPath).some(matches);
 }
+
+/** LIFECYCLE_PATHS as the check compares them, normalised once. */
+const FIXED_LIFECYCLE: readonly string[] = LIFECYCLE_PATHS.map(stepPath);
 
 /**
  * What happens to a request for `path` (decoded, no query) of a model in `state`: `pass` on to the
