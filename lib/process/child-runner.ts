@@ -85,7 +85,7 @@ export class ChildRunner {
     }
     let child: ChildHandle;
     try {
-      child = await this.#options.spawner.spawn(model.cmd, { ...this.#options.plugin.defaults?.env, ...model.env });
+      child = await this.#options.spawner.spawn(model.cmd, this.#env(model));
     } catch (error) {
       logs.push('siesta', (error as Error).message);
       const code = (error as NodeJS.ErrnoException).code;
@@ -149,7 +149,7 @@ export class ChildRunner {
     const graceMs = model.unloadTimeoutMs;
     if (model.cmdStop) {
       const argv = model.cmdStop.map((arg) => arg.replaceAll('${PID}', String(child.pid)));
-      const code = await spawner.run(argv, { ...this.#options.plugin.defaults?.env, ...model.env });
+      const code = await spawner.run(argv, this.#env(model));
       if (code !== 0) {
         log.warn('cmdStop failed, sending SIGTERM', { model: model.id, code });
         spawner.signalGroup(child.pid, 'SIGTERM');
@@ -169,6 +169,11 @@ export class ChildRunner {
     await child.exited;
     if (this.#child === child) this.#child = null;
     if (stateDir) await removePidFile(stateDir, model.id).catch(() => undefined);
+  }
+
+  /** The server's environment (and cmdStop's): the plugin's defaults, the model's own entries winning. */
+  #env(model: ModelConfig): Record<string, string> {
+    return { ...this.#options.plugin.defaults?.env, ...model.env };
   }
 
   /**

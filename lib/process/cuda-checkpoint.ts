@@ -12,11 +12,12 @@
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { ConfigIssue, LoadedConfig, ModelConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import type { CudaCheckpointStep } from '../plugins/types.js';
+import { readProcessTable } from './proc-sockets.js';
 
 export type CudaState = 'running' | 'locked' | 'checkpointed' | 'failed';
 
@@ -46,43 +47,22 @@ export function descendantsOf(root: number, parents: ReadonlyMap<number, number>
     list.push(pid);
     children.set(ppid, list);
   }
-  const out: number[] = [];
+  const seen = new Set<number>();
   const queue = [root];
-  while (queue.length > 0) {
-    const pid = queue.shift() as number;
-    if (out.includes(pid)) continue;
-    out.push(pid);
+  for (let next = 0; next < queue.length; next += 1) {
+    const pid = queue[next] as number;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
     queue.push(...(children.get(pid) ?? []).sort((a, b) => a - b));
   }
-  return out;
-}
-
-/** The ppid field of a `/proc/<pid>/stat` line (the command name in parentheses may hold spaces). */
-export function ppidOfStat(stat: string): number | null {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ppid = Number(fields[1]);
-  return Number.isInteger(ppid) ? ppid : null;
+  return [...seen];
 }
 
 /** `root` and its descendants, read from /proc (Linux); just `root` where /proc cannot be read. */
 export async function procTree(root: number): Promise<number[]> {
-  const parents = new Map<number, number>();
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return [root];
-  }
-  await Promise.all(
-    entries
-      .filter((name) => /^\d+$/.test(name))
-      .map(async (name) => {
-        const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => null);
-        const ppid = stat === null ? null : ppidOfStat(stat);
-        if (ppid !== null) parents.set(Number(name), ppid);
-      }),
-  );
-  return descendantsOf(root, parents);
+  const table = await readProcessTable();
+  if (!table) return [root];
+  return descendantsOf(root, new Map([...table].map(([pid, stat]) => [pid, stat.ppid])));
 }
 
 /** The absolute path of `binary` (a path, or a name looked up on `searchPath`), or null when it is not an executable file. */

@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import { silentLogger } from '../../../lib/logger.js';
-import { CudaCheckpointer, descendantsOf, parseCudaState, ppidOfStat, type ExecFn } from '../../../lib/process/cuda-checkpoint.js';
+import { CudaCheckpointer, descendantsOf, parseCudaState, type ExecFn } from '../../../lib/process/cuda-checkpoint.js';
+import { parseStat } from '../../../lib/process/proc-sockets.js';
 import type { CudaCheckpointStep } from '../../../lib/plugins/types.js';
 import { resolveRecipe } from '../../../lib/plugins/recipes.js';
 import { genericPlugin } from '../../../plugins/generic.js';
@@ -80,7 +81,7 @@ describe('cuda checkpoint executor (fake exec)', function () {
   it('pure helpers: state words, /proc stat ppid, descendants parents first', function () {
     expect(parseCudaState('checkpointed\n')).to.equal('checkpointed');
     expect(parseCudaState('error: no such process')).to.equal(null);
-    expect(ppidOfStat('42 (my (odd) name) S 7 42 42 0')).to.equal(7);
+    expect(parseStat('42 (my (odd) name) S 7 42 42 0')?.ppid).to.equal(7);
     expect(descendantsOf(1, new Map([[2, 1], [3, 2], [4, 1], [5, 9]]))).to.deep.equal([1, 2, 4, 3]);
   });
 
