@@ -16,7 +16,8 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createClusterRouteMiddleware } from '../../middleware/cluster-route.js';
 import { ClusterView } from './cluster-view.js';
-import { budgetsOf, localNode } from './local-status.js';
+import { localNode } from './local-status.js';
+import { hasBudgets } from '../scheduler/budget.js';
 import { createClusterApi } from './peer-api.js';
 
 export interface ClusterOptions {
@@ -48,7 +49,7 @@ export function createCluster(options: Readonly<ClusterOptions>): Cluster {
   const { config, manager, feed, metrics, log } = options;
   const cluster = config.cluster;
   if (!cluster) return { route: undefined, api: noClusterApi(options.adminAuth), view: null };
-  const budgets = budgetsOf(config.resources);
+  const budgets = hasBudgets(config.resources) ? config.resources : null;
   const view = new ClusterView({ config: cluster, log });
   const self = (): ReturnType<typeof localNode> => localNode(cluster.self, manager, budgets);
   const nodes = () => [self(), ...view.peers()];

@@ -9,10 +9,6 @@ export interface LocalSource {
   snapshot(): { readonly models: readonly { readonly id: string; readonly queued: number }[] };
 }
 
-export function budgetsOf(resources: ResourceAmounts): ResourceAmounts | null {
-  return resources.vram === undefined && resources.ram === undefined ? null : resources;
-}
-
 export function localNode(self: string, source: LocalSource, budgets: ResourceAmounts | null): NodeStatus {
   const queued = new Map(source.snapshot().models.map((entry) => [entry.id, entry.queued]));
   const models = new Map<string, ModelStatus>();

@@ -11,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import type { ResourceAmounts } from '../config/types.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
+import { isEventStreamType } from '../http/sse.js';
 import { applyEvent, backoffMs, modelsOfList, SseParser, type PeerModels } from './peer-state.js';
 
 export const CLUSTER_KEY_HEADER = 'x-siesta-cluster-key';
@@ -149,8 +150,7 @@ export class PeerFollower extends EventEmitter<FollowerEvents> {
     if (this.#mode === 'poll') return this.#poll();
     const parser = new SseParser();
     const request = this.#get('api/events', (res) => {
-      const type = String(res.headers['content-type'] ?? '');
-      if (res.statusCode !== 200 || !type.includes('text/event-stream')) {
+      if (res.statusCode !== 200 || !isEventStreamType(res.headers['content-type'])) {
         res.resume();
         if (res.statusCode === 401 || res.statusCode === 403) {
           this.#options.log.warn('cluster peer refused the cluster key', { peer: this.url, status: res.statusCode });
