@@ -189,12 +189,19 @@ describe('e2e: every llama-swap model route', function () {
         const req = httpRequest(`${url}/v1/audio/transcriptions`, { method: 'POST', headers: { 'content-type': contentType, 'transfer-encoding': 'chunked' } }, (res) => {
           let text = '';
           res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('end', () => {
+            clearTimeout(deadline);
+            resolve({ status: res.statusCode ?? 0, text });
+          });
         });
+        // A deadline, not a wait: cleared when the answer ends; the request is cut if it fires.
+        const deadline = setTimeout(() => {
+          req.destroy();
+          reject(new Error('no answer'));
+        }, 20_000);
         req.on('error', () => undefined); // the gateway may close while the test still writes
         for (let at = 0; at < body.length; at += 512 * 1024) req.write(body.subarray(at, at + 512 * 1024));
         req.end();
-        setTimeout(() => reject(new Error('no answer')), 20_000).unref();
       });
       expect(chunked.status).to.equal(413);
       expect(JSON.parse(chunked.text).error.code).to.equal('body_too_large');
