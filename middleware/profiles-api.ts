@@ -1,5 +1,6 @@
 /**
- * llama-swap's profile API, mounted under `/api` (behind the admin auth):
+ * llama-swap's profile API (internal/server/apigroup.go at 0bdb372: handleAPIProfiles,
+ * handleAPIActiveProfile), mounted under `/api` (behind the admin auth):
  *
  *   GET /api/profiles          {"active": name | null, "profiles": [{id, description, pins}]} (ids sorted)
  *   PUT /api/profiles/active   body {"name": "coding"} or {"name": null}: {"active": ...}

@@ -1,5 +1,6 @@
 /**
- * llama-swap's command line (Go's `flag` package) → what node:util parseArgs reads.
+ * llama-swap's command line (llama-swap.go at 0bdb372, main's flag definitions; Go's `flag`
+ * package) → what node:util parseArgs reads.
  *
  * Go takes every long flag with one or two dashes (`-config FILE`, `--config=FILE`) and a boolean
  * as `-watch-config`, `-watch-config=true` or `-watch-config=false` (never `-watch-config false`).

@@ -1,5 +1,6 @@
 /**
  * Where siesta listens, and what a listener beyond loopback exposes. Pure; tested as tables.
+ * `-listen :PORT` means every interface, as llama-swap.go (0bdb372) hands it to net.Listen.
  */
 import { isLoopback } from '../../middleware/admin-auth.js';
 

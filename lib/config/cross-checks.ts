@@ -1,5 +1,6 @@
 /**
- * The checks that look across models, run once every model is resolved: aliases (unique, and
+ * The checks that look across models, run once every model is resolved (llama-swap's rules and
+ * messages: internal/config/load.go at 0bdb372, LoadConfigFromReader and AddDefaultGroupToConfig): aliases (unique, and
  * `setParamsByID` keys as extra aliases), groups (with the implicit `(default)` group), ports that
  * two models could use at the same time, the startup preload list, and `trustedProxies`. Pure: each
  * problem is reported through `issue` (an error) or `warn` (a warning), in the order found.

@@ -1,5 +1,6 @@
 /**
- * llama-swap expands macros in every value of the file, not in a fixed list of fields: the global
+ * llama-swap expands macros in every value of the file (internal/config/macros.go at 0bdb372:
+ * resolveConfigMacros, substituteMacroList, validateConfigMacroUses), not in a fixed list of fields: the global
  * macros in every top-level value (`startPort: ${base}`, `globalTTL: ${ttl}`, `hooks.on_startup.
  * preload: [${main}]`, peers, profiles...), and each model's macros (MODEL_ID, the global ones, its
  * own) in every value of that model. Where a whole string is one macro, the macro's type is kept,

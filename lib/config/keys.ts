@@ -1,6 +1,7 @@
 /**
  * Which keys the loader knows, where. Unknown keys are found here, before joi sees the document.
- * llama-swap decodes its YAML without strict key checking, so an unknown key loads and does
+ * llama-swap decodes its YAML without strict key checking (internal/config/load.go at 0bdb372,
+ * yaml.v3 Node.Decode into Config), so an unknown key loads and does
  * nothing there; here it is dropped with a warning that names it (with a "did you mean" when a
  * known key is close). `siesta check --strict` turns those warnings into problems.
  */

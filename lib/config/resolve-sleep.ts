@@ -1,5 +1,6 @@
 /**
- * When a model sleeps or stops: llmsnap's `sleepMode` with its `sleepEndpoints` / `wakeEndpoints`
+ * When a model sleeps or stops: llmsnap's `sleepMode` (proxy/config/model_config.go at f9a99e0:
+ * default disable, endpoints required by enable) with its `sleepEndpoints` / `wakeEndpoints`
  * recipes and defaults, siesta's `sleep.level`, and the idle ladder (`idle` steps plus
  * `ttl`/`globalTTL`). Pure; every problem is reported through the callbacks, none thrown.
  */

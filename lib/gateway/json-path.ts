@@ -1,5 +1,6 @@
 /**
- * Dotted paths in filter keys, as llama-swap's `sjson` reads them: `stripParams: "a.b"` removes
+ * Dotted paths in filter keys, as llama-swap's `sjson` reads them (internal/server/filters.go at
+ * 0bdb372, applyFilters: sjson.SetBytes / DeleteBytes): `stripParams: "a.b"` removes
  * `b` inside `a`, `setParams: {"chat_template_kwargs.enable_thinking": false}` sets it inside an
  * object it creates when missing. `\.` is a literal dot; a numeric segment indexes an existing
  * array, `-1` appends to one. Pure: returns new objects, never changes its input.

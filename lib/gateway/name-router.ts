@@ -1,5 +1,6 @@
 /**
- * The stateful side of name routing (`name-routing.ts` has the rules): the active profile, which
+ * The stateful side of name routing (`name-routing.ts` has the rules; llama-swap's
+ * internal/server/{server,selector}.go at 0bdb372: setActiveProfile, selectorSpilloverTracker): the active profile, which
  * outlives config reloads, and the spillover selectors' requests in flight.
  */
 import type { GatewayConfig, ModelConfig } from '../config/types.js';
