@@ -67,6 +67,12 @@ export class Metrics {
   readonly #waitSeconds: Histogram<'model'>;
   readonly #stepSeconds: Histogram<'model' | 'method' | 'step'>;
   readonly #requests: Counter<'model' | 'status'>;
+  /**
+   * The per-request series' children, by model (and status): prom-client hashes a label object on
+   * every `inc`/`observe`; a child found once is incremented directly. Never reset, so never stale.
+   */
+  readonly #requestChildren = new Map<string, Map<number, { inc(): void }>>();
+  readonly #waitChildren = new Map<string, { observe(value: number): void }>();
   readonly #routeDecisions: Counter<'outcome' | 'cost'>;
   #source: MetricsSource | null = null;
   readonly #onState = (change: StateChange): void => this.#observeState(change);
@@ -129,9 +135,17 @@ export class Metrics {
 
   /** Count one finished request (the request log's `onDone`). Requests that named no model are not counted. */
   observeRequest(sample: RequestSample): void {
-    if (sample.model === null) return;
-    this.#requests.inc({ model: sample.model, status: String(sample.status) });
-    if (sample.waitMs !== undefined) this.#waitSeconds.observe({ model: sample.model }, sample.waitMs / 1000);
+    const { model, status } = sample;
+    if (model === null) return;
+    let byStatus = this.#requestChildren.get(model);
+    if (!byStatus) this.#requestChildren.set(model, (byStatus = new Map()));
+    let counter = byStatus.get(status);
+    if (!counter) byStatus.set(status, (counter = this.#requests.labels({ model, status: String(status) })));
+    counter.inc();
+    if (sample.waitMs === undefined) return;
+    let wait = this.#waitChildren.get(model);
+    if (!wait) this.#waitChildren.set(model, (wait = this.#waitSeconds.labels({ model })));
+    wait.observe(sample.waitMs / 1000);
   }
 
   /** Count one cluster routing decision (middleware/cluster-route.ts). */
