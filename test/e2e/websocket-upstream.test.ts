@@ -1,22 +1,28 @@
 /**
  * WebSockets through /upstream/<model>/... (issue 11 defect 11): the upgrade reaches the model
  * server (the fake upstream's /ws echo), loads the model first and holds it while open; llama-swap's
- * compat.ignoreWebsockets makes it neither load nor hold the model.
+ * compat.ignoreWebsockets makes it neither load nor hold the model. Upgrades follow the rules of
+ * plain /upstream requests (issue 12): the trailing-slash redirect, ignorePaths on the decoded
+ * path, the active profile's pins and peers (middleware/upstream-route.ts owns them for both).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
 import { createExpressServer } from '../../lib/http/express-server.js';
-import { frame, readFrames } from '../../fake-upstream/websocket.js';
+import { frame, handleUpgrade as fakeWebSocket, readFrames } from '../../fake-upstream/websocket.js';
 import { assertNoChildren, pollUntil } from '../helpers/wait.js';
-import { cleanup, configYaml, genericCmd, openGateway, track } from './support.js';
+import { cleanup, configYaml, genericCmd, listenOnLoopback, openGateway, track } from './support.js';
 import type { Gateway } from '../../lib/gateway/create-gateway.js';
+import type { PeerConfig } from '../../lib/config/types.js';
+import { MODEL_TIMEOUTS } from '../../lib/config/routing.js';
+import { silentLogger } from '../../lib/logger.js';
+import { createUpgradeHandler, type UpgradeHandler } from '../../middleware/upstream-upgrade.js';
 
-async function serve(gateway: Gateway): Promise<{ port: number }> {
+async function serve(gateway: Gateway, handleUpgrade: UpgradeHandler = gateway.handleUpgrade): Promise<{ port: number }> {
   const server: Server = createExpressServer(express().use(gateway.router));
-  server.on('upgrade', gateway.handleUpgrade);
+  server.on('upgrade', handleUpgrade);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   track({
     close: () =>
@@ -136,6 +142,91 @@ describe('e2e: WebSockets through /upstream', function () {
     const ws = await openWs(port, '/upstream/comfy/ws', { Authorization: 'Bearer k1' });
     expect(ws.status).to.equal(101);
     ws.socket.destroy();
+  });
+
+  it('/upstream/<model> without the slash: the redirect plain requests get (301, query kept), the model not loaded', async function () {
+    const h = await openGateway(await configYaml({ comfy: { cmd: genericCmd('comfy') } }));
+    const { port } = await serve(h.gateway);
+    const ws = await openWs(port, '/upstream/comfy?clientId=7');
+    expect(ws.status).to.equal(301);
+    expect(ws.headers).to.match(/\r\nLocation: \/upstream\/comfy\/\?clientId=7(\r\n|$)/);
+    expect(h.gateway.manager.state('comfy')).to.equal('stopped');
+  });
+
+  it('upstream.ignorePaths is matched against the decoded path, as for plain requests (409, the model not loaded)', async function () {
+    const h = await openGateway(await configYaml({ comfy: { cmd: genericCmd('comfy') } }, { upstream: { ignorePaths: ['^/ws$'] } }));
+    const { port } = await serve(h.gateway);
+    expect((await openWs(port, '/upstream/comfy/%77s')).status).to.equal(409);
+    expect((await openWs(port, '/upstream/comfy/ws')).status).to.equal(409);
+    expect(h.gateway.manager.state('comfy'), 'no upgrade loaded it').to.equal('stopped');
+    await h.gateway.manager.load('comfy');
+    const ws = await openWs(port, '/upstream/comfy/ws');
+    expect(ws.status, 'passed once the model is ready').to.equal(101);
+    expect(await ws.next()).to.equal('hello comfy');
+    ws.socket.destroy();
+  });
+
+  describe('pins and peers (the handler given the gateway’s pins and peers)', function () {
+    /** A peer that answers WebSocket upgrades as the fake upstream does (`hello <model>`, under an optional `/prefix`) and records each upgrade's URL and headers. */
+    async function startWebSocketPeer(model: string): Promise<{ url: string; upgrades: { url: string; headers: IncomingHttpHeaders }[] }> {
+      const upgrades: { url: string; headers: IncomingHttpHeaders }[] = [];
+      const server = createServer((_req, res) => res.writeHead(404).end());
+      const sockets = new Set<import('node:stream').Duplex>();
+      server.on('upgrade', (req, socket) => {
+        upgrades.push({ url: req.url ?? '', headers: req.headers });
+        sockets.add(socket);
+        req.url = (req.url ?? '').replace(/^\/prefix/, ''); // the fake answers /ws only
+        fakeWebSocket(req, socket, model);
+      });
+      track({
+        close: () => {
+          for (const socket of sockets) socket.destroy();
+          return Promise.resolve();
+        },
+      });
+      return { url: await listenOnLoopback(server), upgrades };
+    }
+
+    function peer(id: string, proxy: string, models: readonly string[], apiKey = ''): PeerConfig {
+      return { id, proxy, apiKey, models, filters: { stripParams: [], setParams: {}, setParamsByID: {} }, timeouts: MODEL_TIMEOUTS };
+    }
+
+    it('a pinned name reaches its target and an empty pin is a 404; a peer’s model goes to the peer with its key replacing the client’s', async function () {
+      const remote = await startWebSocketPeer('remote-model');
+      const h = await openGateway(await configYaml({ comfy: { cmd: genericCmd('comfy') } }, { apiKeys: ['client-key'] }));
+      let pins: Record<string, string> | undefined = { ui: 'comfy', off: '' };
+      const handleUpgrade = createUpgradeHandler({
+        models: h.gateway.manager,
+        apiKeys: ['client-key'],
+        pins: () => pins,
+        peers: { far: peer('far', `${remote.url}/prefix/`, ['remote-model'], 'peer-key') },
+        log: silentLogger,
+      });
+      const { port } = await serve(h.gateway, handleUpgrade);
+      const key = { Authorization: 'Bearer client-key', 'X-Api-Key': 'client-key' };
+
+      const pinned = await openWs(port, '/upstream/ui/ws', key);
+      expect(pinned.status).to.equal(101);
+      expect(await pinned.next()).to.equal('hello comfy');
+      pinned.socket.destroy();
+      expect((await openWs(port, '/upstream/off/ws', key)).status).to.equal(404);
+      pins = undefined;
+      expect((await openWs(port, '/upstream/ui/ws', key)).status, 'no profile, no pin').to.equal(404);
+
+      const viaPeer = await openWs(port, '/upstream/far/remote-model/ws?x=1', key);
+      expect(viaPeer.status).to.equal(101);
+      expect(await viaPeer.next()).to.equal('hello remote-model');
+      viaPeer.socket.write(clientFrame('ping'));
+      expect(await viaPeer.next()).to.equal('echo:ping');
+      viaPeer.socket.destroy();
+      expect(remote.upgrades).to.have.length(1);
+      const [upgrade] = remote.upgrades;
+      expect(upgrade!.url, 'the peer URL’s path, then the rest').to.equal('/prefix/ws?x=1');
+      expect(upgrade!.headers.authorization).to.equal('Bearer peer-key');
+      expect(upgrade!.headers['x-api-key']).to.equal('peer-key');
+      expect(upgrade!.headers.upgrade).to.equal('websocket');
+      expect(h.gateway.manager.state('comfy'), 'only the pinned upgrade loaded a local model').to.equal('ready');
+    });
   });
 
   it('sends the upstream frame written with frame() (helper sanity)', function () {

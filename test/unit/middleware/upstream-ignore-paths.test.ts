@@ -10,7 +10,8 @@ import { silentLogger } from '../../../lib/logger.js';
 import { requestContext } from '../../../lib/gateway/types.js';
 import type { ModelState } from '../../../lib/process/states.js';
 import { createErrorHandler } from '../../../middleware/error-handler.js';
-import { createUpstreamMiddleware, ignoredPathDecision } from '../../../middleware/upstream.js';
+import { createUpstreamMiddleware } from '../../../middleware/upstream.js';
+import { ignoredPathDecision } from '../../../middleware/upstream-route.js';
 import { makeModel } from '../../helpers/model-config.js';
 
 /** llama-swap's default pattern. */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import express from 'express';
 import request from 'supertest';
-import { isLifecyclePath, normalizeUpstreamPath } from '../../../middleware/upstream.js';
+import { isLifecyclePath, normalizeUpstreamPath } from '../../../middleware/upstream-route.js';
 import { createUpstreamMiddleware } from '../../../middleware/upstream.js';
 import { createErrorHandler } from '../../../middleware/error-handler.js';
 import { makeModel } from '../../helpers/model-config.js';
