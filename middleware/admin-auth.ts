@@ -12,13 +12,14 @@
 import type { Request, RequestHandler } from 'express';
 import { GatewayError } from '../lib/errors.js';
 import { acceptsKey, presentedKey } from './auth.js';
+import { originAllowed, originIsHost } from './origin.js';
 
 export interface AdminAuthOptions {
   readonly adminKeys: readonly string[];
   readonly apiKeys: readonly string[];
   /** Host names besides the loopback ones under which keyless admin access is served (`allowedHosts`). */
   readonly allowedHosts?: readonly string[];
-  /** Origins (exact, e.g. `https://ops.example`) allowed to send state-changing admin requests besides the gateway's own. */
+  /** Origins (e.g. `https://ops.example`, compared as CORS compares them: middleware/origin.ts) allowed to send state-changing admin requests besides the gateway's own. */
   readonly allowedOrigins?: readonly string[];
 }
 
@@ -51,7 +52,8 @@ function hostName(host: string): string {
  *   the Host header must name this machine (loopback names) or one of `allowedHosts`.
  * - **Cross-site requests**: a request that changes state (any method but GET/HEAD/OPTIONS, and
  *   `GET /unload`) from a browser page of another site is refused: `Sec-Fetch-Site: cross-site`,
- *   or an `Origin` that is neither the gateway's own (same host as `Host`) nor an allowed origin.
+ *   or an `Origin` that is neither the gateway's own (same host as `Host`) nor an allowed origin
+ *   (both compared as CORS compares origins: middleware/origin.ts).
  *   A form post with `Content-Type: text/plain` needs no preflight, so CORS alone would not stop it.
  */
 export function adminRequestVerdict(facts: AdminRequestFacts, allowedHosts: readonly string[] = [], allowedOrigins: readonly string[] = []): AdminRequestVerdict {
@@ -64,14 +66,8 @@ export function adminRequestVerdict(facts: AdminRequestFacts, allowedHosts: read
   if (facts.secFetchSite?.toLowerCase() === 'cross-site') return 'cross-site';
   if (facts.origin === undefined) return 'allow'; // not a browser, or a same-origin GET-like request
   if (facts.origin === 'null') return 'cross-site'; // sandboxed frames, file:// pages
-  if (allowedOrigins.includes(facts.origin)) return 'allow';
-  let originHost: string;
-  try {
-    originHost = new URL(facts.origin).host.toLowerCase();
-  } catch {
-    return 'cross-site';
-  }
-  return facts.host !== undefined && originHost === facts.host.toLowerCase() ? 'allow' : 'cross-site';
+  if (originAllowed(allowedOrigins.filter((allowed) => allowed !== '*'), facts.origin)) return 'allow';
+  return originIsHost(facts.origin, facts.host) ? 'allow' : 'cross-site';
 }
 
 function factsOf(req: Request, keyless: boolean): AdminRequestFacts {

@@ -22,6 +22,7 @@
  */
 import type { RequestHandler, Response } from 'express';
 import type { OutgoingHttpHeaders } from 'node:http';
+import { originAllowed } from './origin.js';
 
 export interface CorsOptions {
   /** Allowed origins (`cors.origins`); `['*']` allows every origin, llama-swap's behaviour. */
@@ -59,17 +60,6 @@ export function sanitizeRequestHeaders(value: string): string {
     .map((part) => part.trim())
     .filter((part) => part !== '' && TOKEN.test(part))
     .join(', ');
-}
-
-/** An origin as compared: lowercase, without a trailing slash (`https://App.example/` = `https://app.example`). */
-export function normaliseOrigin(origin: string): string {
-  return origin.trim().toLowerCase().replace(/\/+$/, '');
-}
-
-/** Whether `origins` lets `origin` in (`*` anywhere in the list allows all). */
-export function originAllowed(origins: readonly string[], origin: string): boolean {
-  const wanted = normaliseOrigin(origin);
-  return origins.some((allowed) => allowed === '*' || normaliseOrigin(allowed) === wanted);
 }
 
 /** Rules 1-3 of the header comment for one request. */

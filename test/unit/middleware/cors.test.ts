@@ -9,7 +9,8 @@ import request from 'supertest';
 import { silentLogger } from '../../../lib/logger.js';
 import { GatewayError } from '../../../lib/errors.js';
 import { createErrorHandler } from '../../../middleware/error-handler.js';
-import { corsDecision, createCorsMiddleware, originAllowed, sanitizeRequestHeaders, type CorsDecision, type CorsRequest } from '../../../middleware/cors.js';
+import { originAllowed } from '../../../middleware/origin.js';
+import { corsDecision, createCorsMiddleware, sanitizeRequestHeaders, type CorsDecision, type CorsRequest } from '../../../middleware/cors.js';
 
 const METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
 const DEFAULT_HEADERS = 'Content-Type, Authorization, Accept, X-Requested-With';
