@@ -18,7 +18,7 @@ import { sendError } from './error-handler.js';
 import { eventStreamOrigin, isEventStreamType, markEventStream } from '../lib/http/sse.js';
 import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
-import { onUpstreamRequest } from '../lib/gateway/request-journal.js';
+import { onUpstreamRequest, onUpstreamResponse } from '../lib/gateway/request-journal.js';
 
 /**
  * Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones the forwarder
@@ -267,6 +267,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
           res.writeHead(status, upstreamRes.statusMessage, headers);
           if (eventStream) res.flushHeaders();
         }
+        onUpstreamResponse(res, upstreamRes); // the request journal reads the answer as it passes
         upstreamRes.pipe(res);
       };
       let upstream: ClientRequest;

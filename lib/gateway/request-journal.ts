@@ -5,13 +5,14 @@
  *
  * The request log middleware calls `track(req, res)` for every request; a request counts once it
  * has a model (resolve-model or the /upstream middleware set `res.locals.siesta`, or a peer's
- * context). The answer is read as it passes, never re-buffered: the proxy pipes the model
- * server's response into `res`, and `res` announces that with a `pipe` event carrying the
- * upstream response, which is read alongside the pipe.
+ * context). The answer is read as it passes, never re-buffered: the forwarder hands the model
+ * server's response over (`onUpstreamResponse` below) just before it pipes it into `res`, and it
+ * is read alongside the pipe.
  *
- * Cancelling needs the request to the model server: the forwarder hands it over through
- * `res.locals.siestaUpstream` (`onUpstreamRequest` below), set here for each tracked request.
- * (An AsyncLocalStorage context would find it without that hook, at a cost on every promise.)
+ * Cancelling needs the request to the model server: the forwarder hands it over too
+ * (`onUpstreamRequest`). Both hooks find the tracker through `res.locals.siestaUpstream`, set here
+ * for each tracked request. (An AsyncLocalStorage context would find it without the hooks, at a
+ * cost on every promise; a `pipe` listener per response cost an event and a closure per request.)
  */
 import { STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
@@ -49,6 +50,11 @@ export function isoTimestamp(ms: number): string {
 /** The forwarder's hook: called with each request it sends to a model server or peer for `res`. */
 export function onUpstreamRequest(res: Response, request: ClientRequest): void {
   (res.locals as { siestaUpstream?: RequestTracker }).siestaUpstream?.upstreamStarted(request);
+}
+
+/** The forwarder's hook: called with the model server's (or peer's) response it is about to pipe into `res`. */
+export function onUpstreamResponse(res: Response, response: IncomingMessage): void {
+  (res.locals as { siestaUpstream?: RequestTracker }).siestaUpstream?.upstreamAnswered(response);
 }
 
 /** The model a request is for: a local model's id, or `<peer>/<model>` for a peer's. */
@@ -120,7 +126,6 @@ class RequestTracker implements InflightRequest {
     this.#path = req.path;
     this.id = journal.inflight.add(this);
     (res.locals as { siestaUpstream?: RequestTracker }).siestaUpstream = this;
-    res.on('pipe', (source: unknown) => this.#piped(source));
   }
 
   #redactedRequestHeaders(): Record<string, string> {
@@ -175,9 +180,9 @@ class RequestTracker implements InflightRequest {
     return true;
   }
 
-  #piped(source: unknown): void {
-    const upstream = source as IncomingMessage;
-    if (this.#source || typeof upstream.statusCode !== 'number' || modelOf(this.#res) === null) return;
+  /** The forwarder is about to pipe the model server's response into the client's: read it alongside. */
+  upstreamAnswered(upstream: IncomingMessage): void {
+    if (this.#ended || this.#source || modelOf(this.#res) === null) return;
     this.#source = upstream;
     const encoded = (upstream.headers['content-encoding'] ?? '') !== '';
     const eventStream = String(upstream.headers['content-type'] ?? '').toLowerCase().includes('text/event-stream');
