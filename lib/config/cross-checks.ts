@@ -19,9 +19,10 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '0.0.0.0', '::1', '[::1]'
  * model's id loads in llama-swap and is never used (ids win): a warning here. Each
  * `filters.setParamsByID` key other than the model's own id becomes an alias too, as in llama-swap,
  * and there a clash with a model id or another model's alias is an error. Returns the models with
- * those aliases added (the argument is not changed).
+ * those aliases added (the argument is not changed) and the alias map (alias → model id) that every
+ * later name lookup uses: the aliases kept, each with its first owner.
  */
-export function checkAliases(given: Readonly<Record<string, ModelConfig>>, issue: Report, warn: Report): Record<string, ModelConfig> {
+export function checkAliases(given: Readonly<Record<string, ModelConfig>>, issue: Report, warn: Report): { models: Record<string, ModelConfig>; aliases: ReadonlyMap<string, string> } {
   const models = { ...given };
   const owner = new Map<string, string>();
   for (const model of Object.values(models)) {
@@ -55,23 +56,24 @@ export function checkAliases(given: Readonly<Record<string, ModelConfig>>, issue
     }
     if (added.length > 0) models[id] = { ...model, aliases: [...model.aliases, ...added] };
   }
-  return models;
+  return { models, aliases: owner };
 }
 
 /**
  * llama-swap's groups plus the implicit `(default)` group holding every model not in a group.
- * A member that names no model loads in llama-swap and does nothing: a warning here.
+ * A member that names no model loads in llama-swap and does nothing: a warning here (`aliases`,
+ * checkAliases' map, names the id to use when the member is an alias).
  */
 export function resolveGroups(
   rawGroups: Readonly<Record<string, RawGroup>>,
   models: Readonly<Record<string, ModelConfig>>,
+  aliases: ReadonlyMap<string, string>,
   issue: Report,
   warn: Report,
 ): GroupConfig[] {
   const groups: GroupConfig[] = [];
   const memberOf = new Map<string, string>();
   const ids = Object.keys(models);
-  const aliasOwner = new Map(Object.values(models).flatMap((model) => model.aliases.map((alias) => [alias, model.id] as const)));
   for (const [groupId, group] of Object.entries(rawGroups)) {
     if (group === null || typeof group !== 'object') continue;
     if (groupId === DEFAULTS.defaultGroupId) {
@@ -95,7 +97,7 @@ export function resolveGroups(
       }
       memberOf.set(member, groupId);
       if (!Object.hasOwn(models, member)) {
-        const alias = aliasOwner.get(member);
+        const alias = aliases.get(member);
         warn(where, alias ? `"${member}" is an alias; groups match model ids, so it has no effect (use "${alias}")` : `"${member}" is not a model; ignored${didYouMean(member, ids)}`);
         return;
       }
@@ -166,17 +168,17 @@ export function resolveTrustedProxies(raw: RawConfig, issue: Report): string[] {
   });
 }
 
-/** `hooks.on_startup.preload`: ids or aliases; llama-swap drops an entry that names no model (a warning here). */
-export function resolvePreload(raw: RawConfig, models: Readonly<Record<string, ModelConfig>>, warn: Report): string[] {
+/** `hooks.on_startup.preload`: ids or aliases (checkAliases' map); llama-swap drops an entry that names no model (a warning here). */
+export function resolvePreload(raw: RawConfig, models: Readonly<Record<string, ModelConfig>>, aliases: ReadonlyMap<string, string>, warn: Report): string[] {
   const entries = list(raw.hooks?.on_startup?.preload);
   const ids = Object.keys(models);
   const preload: string[] = [];
   entries.forEach((entry, index) => {
     if (typeof entry !== 'string' || entry.trim() === '') return;
     const name = entry.trim();
-    const id = Object.hasOwn(models, name) ? name : Object.values(models).find((model) => model.aliases.includes(name))?.id;
+    const id = Object.hasOwn(models, name) ? name : aliases.get(name);
     if (id === undefined) {
-      const candidates = [...ids, ...Object.values(models).flatMap((model) => model.aliases)];
+      const candidates = [...ids, ...aliases.keys()];
       warn(['hooks', 'on_startup', 'preload', index], `"${name}" is not a model; ignored${didYouMean(name, candidates)}`);
     } else if (!preload.includes(id)) {
       preload.push(id);

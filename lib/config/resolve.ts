@@ -101,17 +101,14 @@ export function resolveConfig(raw: RawConfig, options: ResolveOptions): ResolveR
 
   // 2. Across models: aliases, the router and its groups or matrix, shared ports, preload.
   if (modelIds.length === 0 && Object.keys(raw.peers ?? {}).length === 0) warn(['models'], 'no models and no peers: nothing to serve');
-  const models = checkAliases(resolvedModels, issue, warn);
-  const names: Names = {
-    models: new Set(modelIds),
-    aliases: new Map(Object.values(models).flatMap((model) => model.aliases.map((alias) => [alias, model.id] as const))),
-  };
+  const { models, aliases } = checkAliases(resolvedModels, issue, warn);
+  const names: Names = { models: new Set(modelIds), aliases };
   const router = resolveRouter(raw, issue);
-  const groups = resolveGroups(router.groups, models, issue, warn);
+  const groups = resolveGroups(router.groups, models, aliases, issue, warn);
   const matrix = router.matrix ? compileRouterMatrix(raw, router.matrix, modelIds, options.keyOrder, issues, issue) : null;
   // In matrix mode two models run together when one set holds both; else groups decide.
   checkPortsShared(models, groups, warn, matrix ? (a, b) => canContainAll(matrix, [a, b]) : undefined);
-  const preload = resolvePreload(raw, models, warn);
+  const preload = resolvePreload(raw, models, aliases, warn);
 
   // 3. Routing: priorities, peers, selectors, profiles.
   const priorities = resolvePriorities(raw, names, issue);
