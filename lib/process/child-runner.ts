@@ -5,6 +5,7 @@
  * child's own, and stops it (cmdStop or SIGTERM to the group, SIGKILL after the grace). Every
  * wait runs on the injected clock. The owner (`model-process.ts`) decides when; this file knows how.
  */
+import type { Readable } from 'node:stream';
 import type { ModelConfig } from '../config/types.js';
 import { pause, type Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
@@ -12,11 +13,29 @@ import type { Logger } from '../logger.js';
 import type { BackendPlugin } from '../plugins/types.js';
 import type { HttpClient } from './http.js';
 import type { LogRing } from './log-ring.js';
+import { pacePipes, type PipePacer } from './pipe-pacer.js';
 import { removePidFile, writePidFile } from './pid-files.js';
 import { runsContainer, type LocalTarget, type PortGuard } from './port-check.js';
 import { waitReady } from './readiness.js';
 import type { ChildHandle, Spawner } from './spawner.js';
 import { joinUpstream } from './upstream-url.js';
+
+/**
+ * How often a ready server's output is read (pipe-pacer.ts): followers see its lines at most this
+ * late, and the gateway wakes this often for them instead of on every write.
+ */
+export const OUTPUT_READ_INTERVAL_MS = 100;
+/** After an exit, how long the start-failure message waits for the server's last output to be read. */
+const OUTPUT_DRAIN_MS = 500;
+
+/** Resolves when `stream` has ended or closed (at once when there is none, or it already has). */
+function ended(stream: Readable | null): Promise<void> {
+  if (!stream || stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+  });
+}
 
 export interface ChildRunnerOptions {
   /** The model's configuration in use (a reload may change its in-place fields: grace, health deadline). */
@@ -46,6 +65,10 @@ export class ChildRunner {
   readonly #options: ChildRunnerOptions;
   #child: ChildHandle | null = null;
   #exitExpected = false;
+  /** Reads the ready child's output on a timer; stopped (read continuously) for a stop or an exit. */
+  #pacer: PipePacer | null = null;
+  /** Resolves when the current child's output has been read to its end. */
+  #outputDone: Promise<void> = Promise.resolve();
 
   constructor(options: ChildRunnerOptions) {
     this.#options = options;
@@ -94,10 +117,12 @@ export class ChildRunner {
     this.#child = child;
     this.#exitExpected = false;
     logs.push('siesta', `started pid ${child.pid}: ${model.cmd.join(' ')}`);
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => logs.write('stdout', chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => logs.write('stderr', chunk));
+    // Bytes, not text: the ring splits lines on the bytes and decodes each line whole.
+    child.stdout?.on('data', (chunk: Buffer) => logs.write('stdout', chunk));
+    child.stderr?.on('data', (chunk: Buffer) => logs.write('stderr', chunk));
     child.stdout?.on('end', () => logs.flush('stdout'));
     child.stderr?.on('end', () => logs.flush('stderr'));
+    this.#outputDone = Promise.all([ended(child.stdout), ended(child.stderr)]).then(() => undefined);
     if (stateDir) {
       await writePidFile(stateDir, { model: model.id, pid: child.pid, argv: model.cmd, gatewayPid: process.pid, startedAt: new Date().toISOString() })
         .catch((error: unknown) => log.warn('cannot write pid file', { model: model.id, error: (error as Error).message }));
@@ -125,8 +150,15 @@ export class ChildRunner {
     // Ready only when the answer came from the process siesta started: it must still run, and on
     // Linux the socket listening on the port must be its own (or its descendants').
     const failure = !result.ready ? result.reason : checkEndpoint === null ? exitedEarly : ((await this.#listenerProblem(child)) ?? exitedEarly);
-    if (failure === null) return { ok: true };
+    if (failure === null) {
+      if (this.#child === child) this.#pacer = pacePipes([child.stdout, child.stderr], this.#options.clock, OUTPUT_READ_INTERVAL_MS);
+      return { ok: true };
+    }
     await this.kill();
+    // The exit can be seen before the pipes' last bytes are read: the message quotes the last lines.
+    const drain = pause(this.#options.clock, OUTPUT_DRAIN_MS);
+    await Promise.race([this.#outputDone, drain.done]);
+    drain.cancel();
     const tail = logs.tail(15);
     // API clients get a short reason; the command line and the server's output are for the logs and admins.
     const summary = !result.ready ? result.summary : failure === exitedEarly ? failure : `another process answers on port ${target?.port ?? '?'}`;
@@ -146,6 +178,7 @@ export class ChildRunner {
     const { spawner, log, logs, stateDir } = this.#options;
     const model = this.#options.model();
     this.#exitExpected = true;
+    this.#stopPacing();
     const graceMs = model.unloadTimeoutMs;
     if (model.cmdStop) {
       const argv = model.cmdStop.map((arg) => arg.replaceAll('${PID}', String(child.pid)));
@@ -169,6 +202,12 @@ export class ChildRunner {
     await child.exited;
     if (this.#child === child) this.#child = null;
     if (stateDir) await removePidFile(stateDir, model.id).catch(() => undefined);
+  }
+
+  /** Read the child's output continuously again: its last lines (a stop, a crash) arrive at once. */
+  #stopPacing(): void {
+    this.#pacer?.stop();
+    this.#pacer = null;
   }
 
   /** The server's environment (and cmdStop's): the plugin's defaults, the model's own entries winning. */
@@ -204,6 +243,7 @@ export class ChildRunner {
 
   #onExit(child: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {
     const how = signal ? `signal ${signal}` : `code ${String(code)}`;
+    if (this.#child === child) this.#stopPacing();
     this.#options.logs.push('siesta', `process ${child.pid} exited (${how})`);
     if (this.#child !== child || this.#exitExpected) return;
     this.#child = null;

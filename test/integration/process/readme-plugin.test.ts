@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { chat, cleanup, configYaml, openGateway, tempDir } from '../../e2e/support.js';
 import { assertNoServerChildren } from './harness.js';
+import { pollUntil } from '../../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -76,7 +77,9 @@ describe("plugins/README.md's example plugin starts (issue 11: defaults.checkEnd
 
     const owner = gateway.manager.process('qwen-napd');
     expect(owner.checkEndpoint).to.equal('/ready');
-    const requests = owner.logs.lines().map((line) => line.text).filter((text) => text.startsWith('request ')).map((text) => text.slice('request '.length));
+    // A ready server's output is read every OUTPUT_READ_INTERVAL_MS (pipe-pacer.ts): wait for the last request's line.
+    const logged = (): string[] => owner.logs.lines().map((line) => line.text).filter((text) => text.startsWith('request ')).map((text) => text.slice('request '.length));
+    const requests = await pollUntil(() => (logged().filter((line) => line === 'POST /v1/chat/completions').length >= 2 ? logged() : null), { timeoutMs: 2000, what: 'the second chat request in the log' });
     expect(requests.filter((line) => line === 'GET /ready')).to.have.length(3);
     expect(requests).to.not.include('GET /health');
     expect(requests.filter((line) => line !== 'GET /ready')).to.deep.equal([
