@@ -10,7 +10,7 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { peerList } from './discovery.js';
 import { PeerFollower } from './peer-follower.js';
-import type { NodeStatus } from './types.js';
+import type { PeerStatus } from './types.js';
 
 /** Resolves a DNS name to addresses (A and AAAA); a test seam. */
 export type Resolver = (name: string) => Promise<string[]>;
@@ -55,21 +55,18 @@ export class ClusterView extends EventEmitter<ViewEvents> {
     if (this.config.dns !== '') void this.#resolveDns();
   }
 
-  /** The peers, as routing sees them (this node is added by the caller). */
-  peers(): NodeStatus[] {
+  /** The peers, as routing and `/api/cluster` see them (this node is added by the caller). */
+  peers(): PeerStatus[] {
     return [...this.#followers.values()].map((follower) => ({
       id: follower.url,
       url: follower.url,
+      name: follower.name,
+      mode: follower.mode,
       up: follower.up,
       budgets: follower.budgets,
       models: follower.models,
       pending: this.#pending.get(follower.url) ?? 0,
     }));
-  }
-
-  /** For the status page: each peer, its name, whether it is up and how it is followed. */
-  describe(): { url: string; name: string | null; up: boolean; mode: string }[] {
-    return [...this.#followers.values()].map((follower) => ({ url: follower.url, name: follower.name, up: follower.up, mode: follower.mode }));
   }
 
   isUp(url: string): boolean {

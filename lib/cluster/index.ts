@@ -52,7 +52,6 @@ export function createCluster(options: Readonly<ClusterOptions>): Cluster {
   const budgets = hasBudgets(config.resources) ? config.resources : null;
   const view = new ClusterView({ config: cluster, log });
   const self = (): ReturnType<typeof localNode> => localNode(cluster.self, manager, budgets);
-  const nodes = () => [self(), ...view.peers()];
   const close = (): void => {
     feed.off('reset', onReset);
     feed.off('close', close);
@@ -75,10 +74,7 @@ export function createCluster(options: Readonly<ClusterOptions>): Cluster {
       feed,
       views: manager,
       adminAuth: options.adminAuth,
-      nodes: () => {
-        const described = new Map(view.describe().map((peer) => [peer.url, peer]));
-        return nodes().map((node) => ({ ...node, name: node.url === null ? cluster.self : (described.get(node.id)?.name ?? null), mode: node.url === null ? 'self' : (described.get(node.id)?.mode ?? null) }));
-      },
+      nodes: () => [{ ...self(), name: cluster.self, mode: 'self' }, ...view.peers()],
     }),
   };
 }

@@ -25,3 +25,12 @@ export interface NodeStatus {
   /** Requests this node has forwarded there and not yet seen finish (load the peer's events do not show yet). */
   readonly pending: number;
 }
+
+/** A peer as the cluster view follows it: its status plus what `/api/cluster` shows of it. */
+export interface PeerStatus extends NodeStatus {
+  readonly url: string;
+  /** The peer's own name (`cluster.self` there), once it answered. */
+  readonly name: string | null;
+  /** How it is followed: its event stream, or polling `/api/models` while the stream fails. */
+  readonly mode: 'events' | 'poll';
+}

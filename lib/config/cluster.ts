@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import type { ClusterConfig } from './types.js';
 import type { RawConfig } from './raw.js';
 import type { Report } from './routing.js';
+import { checkBaseUrl } from './base-url.js';
 
 export const CLUSTER_DEFAULTS = Object.freeze({
   port: 8080,
@@ -32,13 +33,7 @@ export function resolveCluster(raw: RawConfig, issue: Report, warn: Report): Clu
   const peers: string[] = [];
   (cluster.peers ?? []).forEach((peer, index) => {
     if (typeof peer !== 'string') return;
-    const url = peer.trim().replace(/\/+$/, '');
-    try {
-      const parsed = new URL(url);
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') issue(['cluster', 'peers', index], 'must be an http:// or https:// URL');
-    } catch {
-      issue(['cluster', 'peers', index], `invalid peer URL (${peer}); write it as http://host:port`);
-    }
+    const url = checkBaseUrl(peer.trim(), ['cluster', 'peers', index], issue, `invalid peer URL (${peer}); write it as http://host:port`);
     if (!peers.includes(url)) peers.push(url);
   });
   const dns = (cluster.dns ?? '').trim();

@@ -13,6 +13,7 @@ import { CommandSyntaxError, splitCommand, stripCommentLines } from './command.j
 import { DEFAULTS, list, num } from './defaults.js';
 import { didYouMean } from './keys.js';
 import { findMacroReferences } from './macros.js';
+import { checkBaseUrl } from './base-url.js';
 import { type DocPath, type MacroContext, ModelMacros } from './model-macros.js';
 import { type SleepContext, resolveIdle, resolveSleep } from './resolve-sleep.js';
 import { MODEL_TIMEOUTS, type Report, resolveFilters, resolveTimeouts } from './routing.js';
@@ -93,15 +94,8 @@ export function resolveProxy(id: string, raw: RawModel, macros: ModelMacros, iss
       : `the default proxy ${DEFAULTS.proxy} needs \${PORT} in cmd: use \${PORT} in cmd, or set proxy to the server's URL`,
   );
   const proxy = proxyText.replace(/\/+$/, '');
-  if (!findMacroReferences(proxy).length) {
-    let url: URL | null = null;
-    try {
-      url = new URL(proxy);
-    } catch {
-      issue(at, `is not a valid URL: ${proxy}`);
-    }
-    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') issue(at, 'must be an http:// or https:// URL');
-  }
+  // One that still names a macro is no URL yet: not checked.
+  if (!findMacroReferences(proxy).length) checkBaseUrl(proxy, at, issue, `is not a valid URL: ${proxy}`);
   return proxy;
 }
 

@@ -7,6 +7,7 @@
  */
 import type { Filters, PeerConfig, ProfileConfig, ProxyTimeouts, RoutingConfig, SelectorConfig, SelectorStrategy } from './types.js';
 import type { RawConfig, RawFilters, RawGroup, RawTimeouts } from './raw.js';
+import { checkBaseUrl } from './base-url.js';
 
 export type Report = (docPath: readonly (string | number)[], message: string) => void;
 
@@ -144,13 +145,7 @@ export function resolvePeers(
   const peers: Record<string, PeerConfig> = {};
   for (const [id, peer] of Object.entries(raw.peers ?? {})) {
     if (peer === null || typeof peer !== 'object' || typeof peer.proxy !== 'string') continue;
-    const proxy = peer.proxy.replace(/\/+$/, '');
-    try {
-      const url = new URL(proxy);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') issue(['peers', id, 'proxy'], 'must be an http:// or https:// URL');
-    } catch {
-      issue(['peers', id, 'proxy'], `invalid peer proxy URL (${peer.proxy})`);
-    }
+    const proxy = checkBaseUrl(peer.proxy, ['peers', id, 'proxy'], issue, `invalid peer proxy URL (${peer.proxy})`);
     peers[id] = {
       id,
       proxy,
