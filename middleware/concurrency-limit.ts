@@ -2,6 +2,7 @@
 import type { RequestHandler } from 'express';
 import { GatewayError } from '../lib/errors.js';
 import { requestContext } from '../lib/gateway/types.js';
+import { onResponseClose } from '../lib/http/response-close.js';
 
 export function createConcurrencyLimitMiddleware(): RequestHandler {
   const active = new Map<string, number>();
@@ -12,7 +13,7 @@ export function createConcurrencyLimitMiddleware(): RequestHandler {
       return next(new GatewayError('too_many_requests', `Model "${model.id}" already has ${current} requests in progress (concurrencyLimit ${model.concurrencyLimit})`, { headers: { 'Retry-After': '1' } }));
     }
     active.set(model.id, current + 1);
-    res.once('close', () => {
+    onResponseClose(res, () => {
       const left = (active.get(model.id) ?? 1) - 1;
       if (left <= 0) active.delete(model.id);
       else active.set(model.id, left);

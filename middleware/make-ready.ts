@@ -9,6 +9,7 @@ import type { Request, RequestHandler } from 'express';
 import { requestContext, type LoadProgress, type ModelGate, type RequestContext } from '../lib/gateway/types.js';
 import type { ModelState } from '../lib/process/states.js';
 import { openEventStream, sseJson } from '../lib/http/sse.js';
+import { onResponseClose } from '../lib/http/response-close.js';
 
 export interface MakeReadyOptions {
   readonly models: ModelGate;
@@ -67,7 +68,7 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
     const granted = models.tryAcquire(context.model.id);
     if (granted) {
       context.access = granted;
-      res.once('close', () => granted.lease.release());
+      onResponseClose(res, () => granted.lease.release());
       return next();
     }
     const controller = new AbortController();
@@ -97,7 +98,7 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
         },
       });
       context.access = access;
-      res.once('close', () => access.lease.release());
+      onResponseClose(res, () => access.lease.release());
       if (controller.signal.aborted) {
         access.lease.release();
         return;

@@ -19,6 +19,7 @@ import { eventStreamOrigin, isEventStreamType, markEventStream } from '../lib/ht
 import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
 import { onUpstreamRequest, onUpstreamResponse } from '../lib/gateway/request-journal.js';
+import { onResponseClose } from '../lib/http/response-close.js';
 
 /**
  * Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones the forwarder
@@ -289,7 +290,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
         } else attempt.end(target.body);
       };
       send(!streamed);
-      res.on('close', () => {
+      onResponseClose(res, () => {
         if (!res.writableFinished) upstream.destroy();
       });
     });

@@ -9,6 +9,7 @@ import type { RequestHandler } from 'express';
 import type { Logger } from '../lib/logger.js';
 import { journalOf, type RequestJournal } from '../lib/gateway/request-journal.js';
 import { findRequestContext } from '../lib/gateway/types.js';
+import { onResponseClose } from '../lib/http/response-close.js';
 
 export interface RequestLogEntry {
   readonly method: string;
@@ -64,7 +65,7 @@ export function createRequestLogMiddleware(options: Readonly<RequestLogOptions>)
     res.prependOnceListener('finish', () => {
       bytesAfter = socket?.bytesWritten;
     });
-    res.once('close', () => {
+    onResponseClose(res, () => {
       tracked.finish();
       const context = findRequestContext(res);
       const waitedMs = context?.access?.waitedMs;

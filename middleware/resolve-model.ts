@@ -15,6 +15,7 @@ import { deletePath, setPath } from '../lib/gateway/json-path.js';
 import { setPeerRequestContext, setRequestContext, type ModelDirectory, type StreamedBody } from '../lib/gateway/types.js';
 import { findField, spliceBuffer, uploadOf, type FieldSpan, type Upload } from './multipart.js';
 import { expectsBody } from '../lib/http/body-deadline.js';
+import { onResponseClose } from '../lib/http/response-close.js';
 
 /** Routes a requested name (the gateway's `NameRouter`); without one, names are ids and aliases only. */
 export interface NameRouting {
@@ -198,7 +199,7 @@ export function createResolveModelMiddleware(options: Readonly<ResolveModelOptio
         return next(new GatewayError('no_target', route.message));
       case 'local':
       case 'peer':
-        if (route.selector !== undefined) res.once('close', () => routing.release(route));
+        if (route.selector !== undefined) onResponseClose(res, () => routing.release(route));
         if (route.kind === 'local') return local(route.model, route.name);
         setPeerRequestContext(res, {
           peer: route.peer,

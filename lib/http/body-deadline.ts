@@ -15,6 +15,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { onResponseClose } from './response-close.js';
 
 export const DEFAULT_BODY_TIMEOUT_MS = 60_000;
 /** 64 KiB/s (512 kbit/s): a client at least this fast is never cut, whatever the size. */
@@ -80,6 +81,6 @@ export function limitBodyTime(server: Server, options: Readonly<BodyDeadlineOpti
     timer = setTimeout(check, options.bodyTimeoutMs);
     const clear = (): void => clearTimeout(timer);
     req.once('end', clear);
-    res.once('close', clear);
+    onResponseClose(res, clear);
   });
 }
