@@ -2,6 +2,17 @@
  * The requests in flight on one model process, the one count of them: each admitted request holds
  * a lease until it ends. A sleep or stop waits for the count to reach zero (`drained`), a stop at
  * most `drainMs` on the clock (`drainFor`). The owner hears each change through the hooks.
+ *
+ * Why the scheduler keeps its own granted set beside this count (issue 12 item 3): the two are fed
+ * by one act (a grant takes a lease; the served lease's release ends both, effect-runner.ts), but
+ * neither can replace the other. This count outlives the manager and its scheduler: after a config
+ * reload it still holds the old manager's requests on an adopted process (the new scheduler sees
+ * them as one stand-in grant) and those on a retiring process (in no scheduler at all), and the
+ * drains of an admin unload, an idle step and a reload wait on it. The scheduler is pure and
+ * synchronous, so it cannot ask a process; it needs the ids of its grants to match `serve-done`
+ * and `cancel`, and decides evictions on them. The per-model concurrency limit
+ * (middleware/concurrency-limit.ts) is a third, different fact: requests from arrival to the
+ * response's close, queued ones included.
  */
 import { pause, type Clock } from '../clock.js';
 

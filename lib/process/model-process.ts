@@ -1,6 +1,7 @@
 /**
  * The owner of one model's server process and its state. Only this object changes the model's
- * state; every change is checked against the transition table and emitted as a `state` event.
+ * state; every change is checked against the transition table and emitted as a `state` event
+ * (the one stream the scheduler learns states from; a failed start's error comes with it).
  * It composes the machinery: the child runner (spawn, port, pid file, readiness, kill), the recipe
  * runner (sleep and wake steps, confirmation, warm-up) and the lease count; it keeps the state
  * machine, the operation queue, the idle ladder and reload adoption.
@@ -10,7 +11,7 @@
  * that is draining, and gets a lease that counts the request as in flight. A model is never put
  * to sleep while leases are out: `sleep` first stops admitting (state `sleeping`), then waits.
  *
- * Length (~480 lines, over the ~300 of the house rule): the state machine and its operations stay
+ * Length (~530 lines, over the ~300 of the house rule): the state machine and its operations stay
  * in one file so every transition can be read in one place, as the scheduler keeps its rules; the
  * machinery it drives is in child-runner.ts, recipe-runner.ts, leases.ts and idle-timers.ts.
  */
@@ -69,7 +70,12 @@ export interface ReadyOutcome {
 }
 
 type Events = {
-  state: [StateChange];
+  /**
+   * Every state change, in order. `failure` comes with the change that ends a start that failed
+   * (to `stopped`): the error `acquire` and `ensureReady` reject with (the scheduler rejects the
+   * requests that waited for the start with it; lib/scheduler rule 7).
+   */
+  state: [change: StateChange, failure?: GatewayError];
   /** A backend that sleeps by itself changed its sleep status (llama-server --sleep-idle-seconds). */
   'self-sleep': [{ model: string; asleep: boolean }];
   /** The last request in flight finished (inFlight is 0 again). */
@@ -356,7 +362,7 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#selfAsleep = undefined;
     const result = await this.#child.start(this.#aborted);
     if (!result.ok) {
-      this.#transition('stopped', result.stateReason);
+      this.#transition('stopped', result.stateReason, result.error);
       throw result.error;
     }
     if (this.plugin.afterStart) {
@@ -509,7 +515,7 @@ export class ModelProcess extends EventEmitter<Events> {
     });
   }
 
-  #transition(to: ModelState, reason: string): void {
+  #transition(to: ModelState, reason: string, failure?: GatewayError): void {
     const from = this.#state;
     if (!canTransition(from, to)) throw new Error(`bug: model ${this.id} cannot go from ${from} to ${to} (${reason})`);
     const now = performance.now();
@@ -517,6 +523,6 @@ export class ModelProcess extends EventEmitter<Events> {
     this.#state = to;
     this.#stateSince = now;
     this.#lastChange = change;
-    this.emit('state', change);
+    this.emit('state', change, failure);
   }
 }

@@ -16,7 +16,7 @@ export interface ModelView {
   readonly resources: ModelResources;
   readonly state: SchedulerModelState;
   readonly releasingTo: ReleasedTo | null;
-  /** What a `releasing` model held before the release began (it holds that until `released`). */
+  /** What a `releasing` model held before the release began (it holds that until it is asleep or stopped). */
   readonly releasingFrom: 'awake' | 'asleep' | null;
   readonly inFlight: number;
   /**
@@ -51,7 +51,7 @@ export function isIdleReady(model: ModelView): boolean {
   return model.state === 'ready' && model.inFlight === 0;
 }
 
-/** Awake memory: ready, loading, or releasing from awake (memory is not free until `released`). */
+/** Awake memory: ready, loading, or releasing from awake (memory is not free until the release is done). */
 export function holdsMemory(model: ModelView): boolean {
   if (model.state === 'releasing') return model.releasingFrom !== 'asleep';
   return model.state !== 'stopped' && model.state !== 'asleep';

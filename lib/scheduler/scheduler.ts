@@ -3,9 +3,10 @@
  * it belong together, so each rule can be read next to its code.)
  *
  * The scheduler: a synchronous state machine with no I/O, no timers and no promises. The gateway
- * feeds it events (`handle(event)`) and carries out the effects it returns, in order; the outcome
- * of each effect comes back as a later event (`load` → `loaded` | `load-failed`, `evict` →
- * `released`, `grant` → `serve-done` | `cancel`).
+ * feeds it events (`handle(event)`) and carries out the effects it returns, in order. A grant's
+ * outcome comes back as `serve-done` or `cancel`; the outcome of a `load` or `evict` comes back
+ * through the one stream of the models' `state` changes (rule 10), which also carries every change
+ * nobody asked the scheduler for (idle ladder, admin API, crash).
  *
  * Policy
  * ------
@@ -20,7 +21,7 @@
  *    - nothing in the way → `load`;
  *    - only idle ready models in the way → `evict` them all (sleep when the model can sleep;
  *      budget mode may turn that into a stop, and may stop models already asleep), then `load`
- *      once every `released` arrived;
+ *      once each of them is `asleep` or `stopped`;
  *    - a model in the way is busy (requests in flight) or loading → wait, evicting nothing yet
  *      (all or nothing). A model with requests in flight is never evicted.
  *    - it can never fit (budget mode: the model alone exceeds a budget) → reject its requests.
@@ -39,9 +40,11 @@
  * 6. **Cancel.** A queued request leaves the queue; a load that only it wanted is never issued
  *    (plans are recomputed from the queue on every event). A load or eviction already issued just
  *    completes. Cancelling a granted request counts as `serve-done`.
- * 7. **Failures and shutdown.** `load-failed` rejects every queued request for the model
- *    (`start_failed`) and marks it stopped. `shutdown` rejects everything queued and everything
- *    that arrives later (`shutting_down`); nothing more is loaded or evicted.
+ * 7. **Failures and shutdown.** A load the scheduler asked for fails when the model's process
+ *    reports `stopped` with a `failure`: every queued request for the model is rejected
+ *    (`start_failed`, the failure's message, the failure itself as `cause`) and the model is
+ *    stopped. `shutdown` rejects everything queued and everything that arrives later
+ *    (`shutting_down`); nothing more is loaded or evicted.
  * 8. **Matrix mode** (llama-swap's matrix router; `matrix-plan.ts`, `matrix/solver.ts`). The models
  *    holding awake memory (ready, loading, releasing from awake) are "running"; the solver picks,
  *    among the sets containing the target, the one whose left-out running models cost least to
@@ -56,11 +59,17 @@
  *    sleep again (that frees nothing) but may stop it like a model asleep. It is still ready (a
  *    request reloads it in the backend) and ends with `self-sleep` false or any state change other
  *    than a release.
+ * 10. **One state stream.** Every state change of every model's process arrives as a `state`
+ *    event, in order, whoever caused it; the scheduler's view follows it (`VIEW_OF_STATE`). The
+ *    scheduler remembers only what it asked for: after a `load` the model stays `loading` until
+ *    its process is `ready` (the load is done) or `stopped` with a `failure` (rule 7), whatever
+ *    steps come between (a failed wake falls back to a stop and a cold start); an `evict` marks it
+ *    `releasing` until the process rests `asleep` or `stopped`. A change it did not ask for never
+ *    rejects waiters, failure or not: a model that stops while requests wait for it is simply
+ *    planned again.
  *
- * The contract with the gateway: answer each `load` with exactly one `loaded` or `load-failed`
- * and each `evict` with one `released`; report any other state change (idle ladder, admin API,
- * crash) with `external` or `released`. `external` never rejects waiters: a model that stops while
- * requests wait for it is simply planned again.
+ * The contract with the gateway: relay every state change of every model's process as a `state`
+ * event (with the failure of a start or wake that failed), synchronously and in order.
  */
 import type { GroupConfig, ResourceAmounts } from '../config/types.js';
 import type { ModelState } from '../process/states.js';
@@ -79,6 +88,7 @@ import type {
   SchedulerModelState,
   SchedulerOptions,
   SchedulerSnapshot,
+  StartFailure,
 } from './types.js';
 
 export const DEFAULT_MAX_BYPASS_MS = 30_000;
@@ -106,6 +116,9 @@ class ModelRecord implements ModelView {
   releasingFrom: 'awake' | 'asleep' | null = null;
   lastUsedAt = -Infinity;
   selfAsleep = false;
+  /** A `load` was issued and its process has not reported ready or a failure yet (rule 10). */
+  loadAsked = false;
+  /** The requests granted and not done: its own count, not the process's leases (lib/process/leases.ts says why). */
   readonly granted = new Set<string>();
 
   constructor(
@@ -226,23 +239,9 @@ export class Scheduler {
       case 'serve-done':
         this.#finish(event.requestId, event.at);
         break;
-      case 'loaded':
-        this.#setState(this.#model(event.model), 'ready', null);
+      case 'state':
+        this.#onState(this.#model(event.model), event.state, event.failure, effects);
         break;
-      case 'load-failed': {
-        const model = this.#model(event.model);
-        this.#setState(model, 'stopped', null);
-        this.#rejectWhere((entry) => entry.model === model, 'start_failed', event.message, effects);
-        break;
-      }
-      case 'released':
-        this.#setState(this.#model(event.model), event.to, null);
-        break;
-      case 'external': {
-        const view = VIEW_OF_STATE[event.state];
-        this.#setState(this.#model(event.model), view.state, view.releasingTo);
-        break;
-      }
       case 'self-sleep': {
         const model = this.#model(event.model);
         if (model.state === 'ready') model.selfAsleep = event.asleep;
@@ -328,6 +327,22 @@ export class Scheduler {
     model.state = state;
   }
 
+  /** Rules 7 and 10: the model's process changed state. */
+  #onState(model: ModelRecord, state: ModelState, failure: StartFailure | undefined, effects: SchedulerEffect[]): void {
+    if (model.loadAsked) {
+      // A step of the load it asked for (waking, starting, or the stop of a failed wake): still loading.
+      if (state !== 'ready' && state !== 'shutdown' && failure === undefined) return;
+      model.loadAsked = false;
+      if (failure !== undefined) {
+        this.#setState(model, 'stopped', null);
+        this.#rejectWhere((entry) => entry.model === model, 'start_failed', failure.message, effects, failure);
+        return;
+      }
+    }
+    const view = VIEW_OF_STATE[state];
+    this.#setState(model, view.state, view.releasingTo);
+  }
+
   #onRequest(requestId: string, model: ModelRecord, atMs: number, effects: SchedulerEffect[]): void {
     if (this.#grantedTo.has(requestId) || this.#queue.some((entry) => entry.requestId === requestId)) {
       throw new Error(`scheduler: request id "${requestId}" is already known`);
@@ -374,12 +389,12 @@ export class Scheduler {
     effects.push({ type: 'grant', requestId: entry.requestId, model: entry.model.id });
   }
 
-  #rejectWhere(predicate: (entry: QueuedRequest) => boolean, code: RejectCode, message: string, effects: SchedulerEffect[]): void {
+  #rejectWhere(predicate: (entry: QueuedRequest) => boolean, code: RejectCode, message: string, effects: SchedulerEffect[], cause?: StartFailure): void {
     const kept: QueuedRequest[] = [];
     for (const entry of this.#queue) {
       if (predicate(entry)) {
         this.#lastPosition.delete(entry.requestId);
-        effects.push({ type: 'reject', requestId: entry.requestId, code, message });
+        effects.push({ type: 'reject', requestId: entry.requestId, code, message, ...(cause !== undefined ? { cause } : {}) });
       } else {
         kept.push(entry);
       }
@@ -455,6 +470,7 @@ export class Scheduler {
       switch (plan.kind) {
         case 'load':
           this.#setState(target, 'loading', null);
+          target.loadAsked = true;
           effects.push({ type: 'load', model: target.id });
           changed = true;
           break;

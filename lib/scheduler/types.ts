@@ -44,6 +44,14 @@ export type SchedulerModelState = 'stopped' | 'loading' | 'ready' | 'releasing' 
 
 export type ReleasedTo = 'asleep' | 'stopped';
 
+/**
+ * Why a start or wake failed: the error the process owner gave. The scheduler reads only its
+ * message and hands it back untouched as the `cause` of the rejections it leads to.
+ */
+export interface StartFailure {
+  readonly message: string;
+}
+
 export type SchedulerEvent =
   /** A client wants to use `model` (an id, aliases already resolved). `at` is epoch milliseconds. */
   | { readonly type: 'request'; readonly requestId: string; readonly model: string; readonly at: number }
@@ -51,14 +59,13 @@ export type SchedulerEvent =
   | { readonly type: 'cancel'; readonly requestId: string; readonly at?: number }
   /** A granted request finished. */
   | { readonly type: 'serve-done'; readonly requestId: string; readonly at: number }
-  /** The model became ready (started or woke) after a `load` effect. */
-  | { readonly type: 'loaded'; readonly model: string }
-  /** Start or wake failed after a `load` effect; the model is stopped. */
-  | { readonly type: 'load-failed'; readonly model: string; readonly message: string }
-  /** An eviction (or an idle step or API action) finished. */
-  | { readonly type: 'released'; readonly model: string; readonly to: ReleasedTo }
-  /** The model's state changed outside the scheduler's effects (idle ladder, admin API, crash). */
-  | { readonly type: 'external'; readonly model: string; readonly state: ModelState }
+  /**
+   * The model's process changed state: every change, whoever caused it (a `load` or `evict`
+   * effect, the idle ladder, the admin API, a crash), in the order the process made them — the
+   * one way the scheduler learns a model's state. `failure` comes with the change that ends a
+   * start or wake that failed (to `stopped`).
+   */
+  | { readonly type: 'state'; readonly model: string; readonly state: ModelState; readonly failure?: StartFailure }
   /**
    * A ready model's backend unloaded (or reloaded) its weights by itself (llama-server
    * `--sleep-idle-seconds`): while asleep, budgets count its `resources.asleep` (zero when not
@@ -74,14 +81,17 @@ export type EvictAction = 'sleep' | 'stop';
 export type RejectCode = 'start_failed' | 'shutting_down';
 
 export type SchedulerEffect =
-  /** Make the model ready (start or wake: the process owner knows which). Answer with `loaded` or `load-failed`. */
+  /** Make the model ready (start or wake: the process owner knows which). Its `state` events tell how it went. */
   | { readonly type: 'load'; readonly model: string }
-  /** Release the model's memory. Answer with `released`. */
+  /** Release the model's memory. Done when its `state` events reach `asleep` or `stopped`. */
   | { readonly type: 'evict'; readonly model: string; readonly action: EvictAction }
   /** The request may go to the upstream now. Answer with `serve-done` (or `cancel`) when it ends. */
   | { readonly type: 'grant'; readonly requestId: string; readonly model: string }
-  /** The request is dropped from the queue and must be answered with this error. */
-  | { readonly type: 'reject'; readonly requestId: string; readonly code: RejectCode; readonly message: string }
+  /**
+   * The request is dropped from the queue and must be answered with this error; `cause` is the
+   * failure of the start it waited for (a `state` event's `failure`), when that is why.
+   */
+  | { readonly type: 'reject'; readonly requestId: string; readonly code: RejectCode; readonly message: string; readonly cause?: StartFailure }
   /** The request's 1-based place in the queue changed (emitted only on change). */
   | { readonly type: 'position'; readonly requestId: string; readonly position: number };
 

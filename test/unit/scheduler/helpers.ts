@@ -1,5 +1,6 @@
 /** Builders and a small driver for scheduler tests: no processes, no timers. */
 import type { GroupConfig, ResourceAmounts } from '../../../lib/config/types.js';
+import type { ModelState } from '../../../lib/process/states.js';
 import { Scheduler } from '../../../lib/scheduler/index.js';
 import type { CompiledMatrix, EvictAction, SchedulerEffect, SchedulerModel, SchedulerOptions } from '../../../lib/scheduler/index.js';
 
@@ -19,6 +20,8 @@ export const evict = (m: string, action: EvictAction): SchedulerEffect => ({ typ
 export const grant = (requestId: string, m: string): SchedulerEffect => ({ type: 'grant', requestId, model: m });
 export const position = (requestId: string, p: number): SchedulerEffect => ({ type: 'position', requestId, position: p });
 export const startFailed = (requestId: string, message: string): SchedulerEffect => ({ type: 'reject', requestId, code: 'start_failed', message });
+/** The rejection of a request whose load failed: the failure (`Driver.failed`) comes back as its cause. */
+export const loadFailed = (requestId: string, message: string): SchedulerEffect => ({ type: 'reject', requestId, code: 'start_failed', message, cause: { message } });
 export const shuttingDown = (requestId: string): SchedulerEffect => ({
   type: 'reject',
   requestId,
@@ -56,14 +59,21 @@ export class Driver {
   cancel(requestId: string): SchedulerEffect[] {
     return this.scheduler.handle({ type: 'cancel', requestId });
   }
+  /** The model's process reports a state change (the one stream the scheduler learns states from). */
+  report(m: string, state: ModelState): SchedulerEffect[] {
+    return this.scheduler.handle({ type: 'state', model: m, state });
+  }
+  /** A load (start or wake) finished: the process is ready. */
   loaded(m: string): SchedulerEffect[] {
-    return this.scheduler.handle({ type: 'loaded', model: m });
+    return this.report(m, 'ready');
   }
+  /** A start failed: the process is stopped, with the failure (the error object its callers get). */
   failed(m: string, message: string): SchedulerEffect[] {
-    return this.scheduler.handle({ type: 'load-failed', model: m, message });
+    return this.scheduler.handle({ type: 'state', model: m, state: 'stopped', failure: { message } });
   }
+  /** An eviction (or an idle step, an API action) finished: the process rests asleep or stopped. */
   released(m: string, to: 'asleep' | 'stopped'): SchedulerEffect[] {
-    return this.scheduler.handle({ type: 'released', model: m, to });
+    return this.report(m, to);
   }
   shutdown(): SchedulerEffect[] {
     return this.scheduler.handle({ type: 'shutdown' });
@@ -71,7 +81,7 @@ export class Driver {
 
   /** Put a model in a state as if something outside the scheduler did it (no effects expected). */
   set(m: string, state: 'ready' | 'asleep' | 'stopped'): SchedulerEffect[] {
-    return this.scheduler.handle({ type: 'external', model: m, state });
+    return this.report(m, state);
   }
 
   /** Use a ready model once at `at` so its last use is known (for LRU). */

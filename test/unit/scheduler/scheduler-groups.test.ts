@@ -44,7 +44,7 @@ describe('scheduler / group mode', () => {
   it('swap group: an asleep member being stopped is not in the way either', () => {
     const d = swapPair();
     d.set('A', 'asleep');
-    expect(d.scheduler.handle({ type: 'external', model: 'A', state: 'stopping' })).to.deep.equal([]);
+    expect(d.report('A', 'stopping')).to.deep.equal([]);
     expect(d.request('r1', 'B')).to.deep.equal([load('B'), position('r1', 1)]);
   });
 

@@ -111,7 +111,7 @@ describe('scheduler / matrix mode', () => {
     const d = driver({ s_ab: 'a & b', s_bc: 'b & c' }, ['a', 'b', 'c']);
     d.set('a', 'ready');
     d.set('c', 'ready');
-    expect(d.scheduler.handle({ type: 'external', model: 'a', state: 'sleeping' })).to.deep.equal([]);
+    expect(d.report('a', 'sleeping')).to.deep.equal([]);
     // Solver: keep a (releasing, 0) and evict c (0.5), or keep c and let a go: s_bc costs 0 and wins
     // over s_ab (0.5) although s_ab comes first: a release under way is not worth keeping.
     expect(d.request('r1', 'b')).to.deep.equal([position('r1', 1)]);
@@ -122,7 +122,7 @@ describe('scheduler / matrix mode', () => {
   it('waits for a release under way when the chosen set has no room for the releasing model', () => {
     const d = driver({ s_a: 'a', s_b: 'b' }, ['a', 'b']);
     d.set('a', 'ready');
-    d.scheduler.handle({ type: 'external', model: 'a', state: 'stopping' });
+    d.report('a', 'stopping');
     expect(d.request('r1', 'b')).to.deep.equal([position('r1', 1)]);
     expect(d.released('a', 'stopped')).to.deep.equal([load('b')]);
   });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Scheduler } from '../../../lib/scheduler/index.js';
 import type { SchedulerOptions } from '../../../lib/scheduler/index.js';
-import { Driver, evict, grant, group, load, model, position, shuttingDown, startFailed } from './helpers.js';
+import { Driver, evict, grant, group, load, loadFailed, model, position, shuttingDown } from './helpers.js';
 
 describe('scheduler / queue', () => {
   const swapGroup = (ids: readonly string[], priorities: Record<string, number> = {}, extra: Partial<SchedulerOptions> = {}) =>
@@ -129,20 +129,20 @@ describe('scheduler / queue', () => {
     });
   });
 
-  it('load-failed rejects every waiter of the model; the next request tries again', () => {
+  it('a failed load rejects every waiter of the model, the failure as cause; the next request tries again', () => {
     const d = swapGroup(['A']);
     d.request('r1', 'A');
     d.request('r2', 'A');
-    expect(d.failed('A', 'exited with code 1')).to.deep.equal([startFailed('r1', 'exited with code 1'), startFailed('r2', 'exited with code 1')]);
+    expect(d.failed('A', 'exited with code 1')).to.deep.equal([loadFailed('r1', 'exited with code 1'), loadFailed('r2', 'exited with code 1')]);
     expect(d.state('A')).to.equal('stopped');
     expect(d.request('r3', 'A')).to.deep.equal([load('A'), position('r3', 1)]);
   });
 
-  it('load-failed lets the next waiting model proceed', () => {
+  it('a failed load lets the next waiting model proceed', () => {
     const d = Driver.groups([model('A'), model('B')], [group('a', ['A'], { exclusive: false }), group('b', ['B'])]);
     d.request('r1', 'A');
     expect(d.request('r2', 'B'), 'B (exclusive) waits for loading A').to.deep.equal([position('r2', 2)]);
-    expect(d.failed('A', 'boom')).to.deep.equal([startFailed('r1', 'boom'), load('B'), position('r2', 1)]);
+    expect(d.failed('A', 'boom')).to.deep.equal([loadFailed('r1', 'boom'), load('B'), position('r2', 1)]);
   });
 
   it('shutdown rejects everything queued and everything after; in-flight requests finish', () => {
@@ -161,7 +161,7 @@ describe('scheduler / queue', () => {
     it('an idle step that sleeps the model makes new requests wait for the release, then wake it', () => {
       const d = swapGroup(['A']);
       d.set('A', 'ready');
-      expect(d.scheduler.handle({ type: 'external', model: 'A', state: 'sleeping' })).to.deep.equal([]);
+      expect(d.report('A', 'sleeping')).to.deep.equal([]);
       expect(d.request('r1', 'A')).to.deep.equal([position('r1', 1)]);
       expect(d.released('A', 'asleep')).to.deep.equal([load('A')]);
       expect(d.loaded('A')).to.deep.equal([grant('r1', 'A')]);
@@ -169,7 +169,8 @@ describe('scheduler / queue', () => {
 
     it('a model that stops while requests wait for it is planned again', () => {
       const d = swapGroup(['A']);
-      d.request('r1', 'A');
+      d.report('A', 'starting'); // a start the scheduler did not ask for (a process adopted on a reload)
+      expect(d.request('r1', 'A')).to.deep.equal([position('r1', 1)]);
       expect(d.set('A', 'stopped')).to.deep.equal([load('A')]);
     });
 
