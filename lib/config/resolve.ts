@@ -3,7 +3,7 @@
  * and their defaults are read here; each model is resolved by `resolveModel` (resolve-model.ts:
  * macros, `${PORT}`, argv, sleep, the idle ladder); the checks across models (aliases, groups,
  * ports, preload, trustedProxies) are in cross-checks.ts; routing (router, matrix, peers,
- * selectors, profiles, priorities) in routing.ts. Pure: the environment, the base directory and the
+ * priorities) in routing.ts, selectors and profiles in selectors.ts. Pure: the environment, the base directory and the
  * plugin hooks come in as arguments; every problem is collected, none thrown.
  */
 import path from 'node:path';
@@ -15,17 +15,15 @@ import { formatPath } from './errors.js';
 import { macroDefinitions } from './expand.js';
 import { type ModelContext, type PluginChecks, amountsOf, resolveBackendOptions, resolveModel } from './resolve-model.js';
 import {
-  type CoexistCheck,
   type Names,
   type Report,
   type RouterSource,
   checkPeerNamespace,
   resolvePeers,
   resolvePriorities,
-  resolveProfiles,
   resolveRouter,
-  resolveSelectors,
 } from './routing.js';
+import { type CoexistCheck, resolveProfiles, resolveSelectors } from './selectors.js';
 import { defaultStateDir } from './state-dir.js';
 import { resolveCluster } from './cluster.js';
 import { canContainAll, compileMatrix } from '../scheduler/matrix/index.js';
