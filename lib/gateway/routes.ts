@@ -14,6 +14,7 @@
 import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import { GatewayError } from '../errors.js';
+import { isPlainDeclaredBody, readDeclaredBody } from '../http/read-declared-body.js';
 import { createUploadMiddleware, multipartBoundary } from '../../middleware/multipart.js';
 
 export type ModelSource = 'json' | 'form' | 'query';
@@ -101,7 +102,8 @@ export function declaredLength(value: string | undefined): number | undefined {
 }
 
 /**
- * A buffered body reader (express.raw) with two fixes around it:
+ * A buffered body reader: a plain body of declared length is read directly
+ * (lib/http/read-declared-body.ts), any other through express.raw, with two fixes around it:
  *
  * - a declared `Content-Length` over `limit` is refused at once, and the connection closed.
  *   Trap: raw-body refuses such a length before reading too, but body-parser then reads the whole
@@ -120,6 +122,13 @@ export function createRawBodyReader(options: Readonly<{ limit: number; type: (re
     const declared = declaredLength(req.headers['content-length']);
     if (declared !== undefined && declared > limit && type(req)) {
       return next(new GatewayError('body_too_large', `Request body of ${declared} bytes is larger than maxBodySize (${limit} bytes)`, { headers: { connection: 'close' } }));
+    }
+    if (isPlainDeclaredBody(req, declared) && type(req)) {
+      return readDeclaredBody(req, declared, (error, body) => {
+        if (error) return next(error);
+        req.body = body;
+        next();
+      });
     }
     raw(req, res, (error?: unknown) => {
       if (error) return next(error);
