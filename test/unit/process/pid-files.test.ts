@@ -3,7 +3,8 @@
  * starting gateway keeps, reaps or drops (issue 11 defects 2 and 3).
  */
 import { expect } from 'chai';
-import { judgeRecord, type PidRecord, type ProcessProbe, type Verdict } from '../../../lib/process/pid-files.js';
+import { judgeRecord, type PidRecord, type Verdict } from '../../../lib/process/pid-files.js';
+import type { ProcessProbe } from '../../../lib/process/process-probe.js';
 
 interface FakeProcess {
   readonly ticks: number | null;
