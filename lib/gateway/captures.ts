@@ -19,12 +19,20 @@ export interface CaptureJson {
   readonly resp_body: string | null;
 }
 
+/** Headers as node:http holds them (a message's `headers`, `getHeaders()`). */
+export type HeaderRecord = Readonly<Record<string, string | number | readonly string[] | undefined>>;
+
+/**
+ * One capture as kept. The headers are the message's own objects, redacted (and the response's
+ * Content-Encoding left out) only when the capture is read: most captures are never read, and
+ * redacting two header sets on every request was a visible share of the journal's cost.
+ */
 export interface Capture {
   readonly id: number;
   readonly reqPath: string;
-  readonly reqHeaders: Readonly<Record<string, string>> | null;
+  readonly reqHeaders: HeaderRecord | null;
   readonly reqBody: Buffer | null;
-  readonly respHeaders: Readonly<Record<string, string>> | null;
+  readonly respHeaders: HeaderRecord | null;
   readonly respBody: Buffer | null;
 }
 
@@ -74,7 +82,7 @@ export function canonicalHeaderKey(name: string): string {
  * Headers as one value per name (the first, as llama-swap's `headerMap`), credentials redacted;
  * `skip` (lower case) is left out.
  */
-export function redactedHeaders(headers: Readonly<Record<string, string | number | readonly string[] | undefined>>, skip?: string): Record<string, string> {
+export function redactedHeaders(headers: HeaderRecord, skip?: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in headers) {
     const value = headers[name];
@@ -92,17 +100,26 @@ export function captureJson(capture: Capture): CaptureJson {
   return {
     id: capture.id,
     req_path: capture.reqPath,
-    req_headers: capture.reqHeaders,
+    req_headers: capture.reqHeaders && redactedHeaders(capture.reqHeaders),
     req_body: capture.reqBody ? capture.reqBody.toString('base64') : null,
-    resp_headers: capture.respHeaders,
+    // The body is kept decoded, so the response's Content-Encoding no longer describes it.
+    resp_headers: capture.respHeaders && redactedHeaders(capture.respHeaders, 'content-encoding'),
     resp_body: capture.respBody ? capture.respBody.toString('base64') : null,
   };
 }
 
-function headerBytes(headers: Readonly<Record<string, string>> | null): number {
+/** What the headers count for: names and values (each value of a repeated header). */
+function headerBytes(headers: HeaderRecord | null): number {
   if (!headers) return 0;
   let bytes = 0;
-  for (const name in headers) bytes += name.length + headers[name]!.length;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    bytes += name.length;
+    if (typeof value === 'string') bytes += value.length;
+    else if (typeof value === 'number') bytes += String(value).length;
+    else for (const item of value) bytes += item.length;
+  }
   return bytes;
 }
 

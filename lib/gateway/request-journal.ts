@@ -104,8 +104,6 @@ class RequestTracker implements InflightRequest {
   readonly #path: string;
   readonly #startedAt = Date.now();
   readonly #startedMs = performance.now();
-  /** The client's headers redacted: made when first asked for (in-flight list, capture), not per request. */
-  #reqHeaders: Record<string, string> | null = null;
   readonly id: string;
   #upstream: ClientRequest | null = null;
   #source: IncomingMessage | null = null;
@@ -128,10 +126,6 @@ class RequestTracker implements InflightRequest {
     (res.locals as { siestaUpstream?: RequestTracker }).siestaUpstream = this;
   }
 
-  #redactedRequestHeaders(): Record<string, string> {
-    return (this.#reqHeaders ??= redactedHeaders(this.#req.headers));
-  }
-
   /** The forwarder sent this request's request to a model server or peer. */
   upstreamStarted(request: ClientRequest): void {
     if (this.#ended) return;
@@ -148,7 +142,7 @@ class RequestTracker implements InflightRequest {
       model,
       req_path: this.#path,
       method: this.#req.method,
-      req_headers: this.#redactedRequestHeaders(),
+      req_headers: redactedHeaders(this.#req.headers),
       remote_ip: clientIp(this.#req.headers, this.#req.socket.remoteAddress),
       resp_headers: this.#res.headersSent ? redactedHeaders(this.#res.getHeaders()) : {},
       resp_bytes: this.#respBytes,
@@ -257,9 +251,9 @@ class RequestTracker implements InflightRequest {
       },
       capture: {
         reqPath: this.#forwardedPath(),
-        reqHeaders: wantsCapture && fields.reqHeaders ? this.#redactedRequestHeaders() : null,
+        reqHeaders: wantsCapture && fields.reqHeaders ? this.#req.headers : null,
         reqBody: wantsCapture && fields.reqBody ? forwardedBody(this.#req, res) : null,
-        respHeaders: wantsCapture && fields.respHeaders ? redactedHeaders(source ? source.headers : res.getHeaders(), 'content-encoding') : null,
+        respHeaders: wantsCapture && fields.respHeaders ? (source ? source.headers : res.getHeaders()) : null,
         // llama-swap keeps only the request of a failed answer (its message is in error_msg).
         respBody: wantsCapture && fields.respBody && status === 200 ? body : null,
       },

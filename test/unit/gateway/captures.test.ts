@@ -62,4 +62,20 @@ describe('captures (pure)', function () {
       resp_body: null,
     });
   });
+
+  it('keeps the messages\' own headers and redacts them when the capture is read: credentials hidden, first value of a list, the response without Content-Encoding', function () {
+    const reqHeaders = { authorization: 'Bearer sk-secret', 'x-api-key': 'k', 'content-type': 'application/json', accept: ['a', 'b'] };
+    const respHeaders = { 'content-type': 'application/json', 'content-encoding': 'gzip', 'set-cookie': ['s=1'], 'content-length': 12 };
+    const json = captureJson({ id: 1, reqPath: '/v1/chat/completions', reqHeaders, reqBody: null, respHeaders, respBody: null });
+    expect(json.req_headers).to.deep.equal({ Authorization: '[REDACTED]', 'X-Api-Key': '[REDACTED]', 'Content-Type': 'application/json', Accept: 'a' });
+    expect(json.resp_headers).to.deep.equal({ 'Content-Type': 'application/json', 'Set-Cookie': '[REDACTED]', 'Content-Length': '12' });
+    expect(JSON.stringify(json)).not.to.include('sk-secret');
+  });
+
+  it('counts header names and every value toward the buffer', function () {
+    const store = new CaptureStore(60);
+    expect(store.add({ id: 1, reqPath: '/p', reqHeaders: { ab: 'cd', list: ['x', 'yz'] }, reqBody: null, respHeaders: { n: 12 }, respBody: null })).to.equal(true);
+    // '/p' 2 + 'ab' 2 + 'cd' 2 + 'list' 4 + 'x' 1 + 'yz' 2 + 'n' 1 + '12' 2
+    expect(store.bytes).to.equal(16);
+  });
 });
