@@ -92,7 +92,7 @@ describe('LogRing', function () {
       }
     });
 
-    it('drops the \r of CRLF, also when the \r ends one chunk and the \n starts the next', function () {
+    it('drops the CR of CRLF, also when the CR ends one chunk and the LF starts the next', function () {
       const ring = new LogRing();
       ring.write('stdout', bytes('one\r\ntwo\r'));
       ring.write('stdout', bytes('\nthree\r\n\r\n'));
@@ -140,7 +140,7 @@ describe('LogRing', function () {
       expect(quiet.lines()).to.deep.equal(followedRing.lines().map((line, index) => ({ ...line, at: quiet.lines()[index]!.at })));
     });
 
-    it('keeps only the newest bytes of a line that never ends (a progress bar redrawn with \r)', function () {
+    it('keeps only the newest bytes of a line that never ends (a progress bar redrawn with CR)', function () {
       const ring = new LogRing(64);
       const followed: string[] = [];
       ring.on('line', (line) => followed.push(line.text));
