@@ -9,7 +9,8 @@
  * server's own start and stop times are measured directly: spawn by hand, poll /health every ms;
  * SIGTERM, wait for the exit.
  */
-import { freePort, startChild } from '../lib/children.js';
+import { fileURLToPath } from 'node:url';
+import { freePort, nodeTsArgs, startChild } from '../lib/children.js';
 import { startGateway, waitHealthy } from '../lib/gateway.js';
 import { chatBody, okRequest, type Target } from '../lib/http.js';
 import type { LlamaTier } from '../lib/llama-tier.js';
@@ -25,7 +26,8 @@ export interface LlamaBenchOptions {
 }
 
 const SECTION = 'llama-server (real)';
-const METRICS = ['latency median, sequential (max_tokens 1)', 'gateway CPU per request', 'swap A↔B (cold start): request → first byte, median', 'swap overhead above own stop + start + request, median'];
+const BARE_PROXY = fileURLToPath(new URL('../lib/bare-proxy.ts', import.meta.url));
+const METRICS = ['latency median, sequential (max_tokens 1)', 'gateway CPU per request', 'gateway CPU per request ÷ router\'s, ÷ bare node:http proxy\'s', 'swap A↔B (cold start): request → first byte, median', 'swap overhead above own stop + start + request, median'];
 
 function llamaArgs(tier: LlamaTier, model: string, port: number | string): string[] {
   return [tier.chroot, tier.llamaServer, '-m', model, '--host', '127.0.0.1', '--port', String(port)];
@@ -89,9 +91,15 @@ export async function runLlamaBench(tier: LlamaTier | string, options: LlamaBenc
     await chat(gateway.target, nameA);
     await chat(routerTarget, nameA);
     const direct: Target = { host: '127.0.0.1', port: portA };
+    // The floor: the bench's bare node:http proxy in front of the same llama-server, in the same
+    // alternation, so that siesta's CPU per request can be read against Node's own cost here.
+    const floorPort = await freePort();
+    const floorProxy = startChild('bare-proxy-llama', process.execPath, nodeTsArgs(BARE_PROXY, [String(floorPort), String(portA)]));
+    await floorProxy.waitForOutput(/listening/, 30_000);
     // llama.cpp's router closes a kept-alive connection after each proxied answer (the next request
     // on it gets "socket hang up"), so this section opens a new connection per request, all sides.
-    const viaSiesta = await measureOverhead('llama-server', direct, gateway.target, nameA, { max_tokens: 1 }, gateway.pid, options, undefined, false);
+    const viaSiesta = await measureOverhead('llama-server', direct, gateway.target, nameA, { max_tokens: 1 }, gateway.pid, options, { target: { host: '127.0.0.1', port: floorPort }, pid: floorProxy.pid, label: 'bare node:http proxy' }, false);
+    await floorProxy.stop();
     // The router's baseline is its own model server (it logs the port it proxies to).
     const routerChildPort = [...router.output().matchAll(new RegExp(`proxying request to model ${nameA} on port (\\d+)`, 'g'))].pop()?.[1];
     const routerDirect: Target = routerChildPort ? { host: '127.0.0.1', port: Number(routerChildPort) } : direct;
@@ -115,6 +123,7 @@ export async function runLlamaBench(tier: LlamaTier | string, options: LlamaBenc
       { section: SECTION, metric: 'latency median, sequential (max_tokens 1), new connection each', baseline: `direct ${fmtMs(s['directMedianMs']!, 2)}; router ${fmtMs(r['siestaMedianMs']!, 2)} (its server direct ${fmtMs(r['directMedianMs']!, 2)})`, siesta: fmtMs(s['siestaMedianMs']!, 2), target: '—', verdict: 'info' },
       { section: SECTION, metric: 'added latency median, above its own server (p99 of the proxied requests)', baseline: `router +${r['addedMedianMs']!.toFixed(2)} ms (p99 ${fmtMs(r['siestaP99Ms']!, 1)})`, siesta: `+${s['addedMedianMs']!.toFixed(2)} ms (p99 ${fmtMs(s['siestaP99Ms']!, 1)})`, target: 'no worse than router', verdict: verdict(s['addedMedianMs']! <= r['addedMedianMs']! + 0.05) },
       { section: SECTION, metric: 'proxy CPU per request: router process vs gateway', baseline: fmtMs(r['gatewayCpuMsPerRequest']!, 3), siesta: fmtMs(s['gatewayCpuMsPerRequest']!, 3), target: '< 0.3 ms', verdict: verdict(s['gatewayCpuMsPerRequest']! < 0.3) },
+      { section: SECTION, metric: 'gateway CPU per request ÷ router\'s, ÷ bare node:http proxy\'s (same server, same alternation)', baseline: `router ${fmtMs(r['gatewayCpuMsPerRequest']!, 3)}; bare proxy ${fmtMs(s['floorCpuMsPerRequest']!, 3)} (added median +${s['floorAddedMedianMs']!.toFixed(2)} ms)`, siesta: `${(s['gatewayCpuMsPerRequest']! / r['gatewayCpuMsPerRequest']!).toFixed(2)}× router; ${(s['gatewayCpuMsPerRequest']! / s['floorCpuMsPerRequest']!).toFixed(2)}× bare proxy`, target: '≤ 1× router', verdict: verdict(s['gatewayCpuMsPerRequest']! <= r['gatewayCpuMsPerRequest']!) },
       { section: SECTION, metric: 'swap A↔B (cold start): request → first byte, median', baseline: `router ${fmtMs(routerSwap, 0)}`, siesta: fmtMs(siestaSwap, 0), target: 'no worse than router', verdict: verdict(siestaSwap <= routerSwap * 1.02) },
       { section: SECTION, metric: 'swap overhead above own stop + start + request, median', baseline: `own ${fmtMs(ownSwap, 0)}; router +${fmtMs(routerSwap - ownSwap, 0)}`, siesta: `+${fmtMs(siestaSwap - ownSwap, 0)}`, target: '< 20 ms', verdict: verdict(siestaSwap - ownSwap < 20) },
     ];
