@@ -31,7 +31,8 @@ import { Waiters } from './waiters.js';
 export { leftoverGraceMs } from './leftovers.js';
 export { changedModels, RELOAD_DRAIN_MS, reloadPlan, type ReloadHandoff, type ReloadPlan, type Retiring } from './reload-plan.js';
 
-export interface ModelManagerOptions {
+/** What a manager is built from; on a config reload also what it takes over (`ReloadHandoff`). */
+export interface ModelManagerOptions extends Partial<ReloadHandoff> {
   readonly config: GatewayConfig;
   readonly plugins: PluginRegistry;
   readonly log?: Logger;
@@ -40,19 +41,6 @@ export interface ModelManagerOptions {
   readonly http?: HttpClient;
   /** The port checks of every model (default: connect probe plus /proc); unit tests inject a fake. */
   readonly portGuard?: PortGuard;
-  /**
-   * Running processes to take over from a previous manager (config reload), keyed by model id: the
-   * models whose configuration did not change or changed only in fields that apply in place; each
-   * adopts its new configuration.
-   */
-  readonly adopt?: ReadonlyMap<string, ModelProcess>;
-  /**
-   * Processes of the previous configuration still draining and stopping (reload). A model's new
-   * process starts only after the old process of the same model, or one on the same port or proxy,
-   * or of a model no longer configured, has stopped; until then the scheduler sees the model as
-   * releasing, so its requests wait (they are not rejected) and a swap partner does not load early.
-   */
-  readonly retiring?: readonly Retiring[];
 }
 
 type ManagerEvents = {

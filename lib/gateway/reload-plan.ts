@@ -15,7 +15,17 @@ export interface Retiring {
 
 /** What a new manager takes over from the previous one on a reload. */
 export interface ReloadHandoff {
+  /**
+   * Running processes, keyed by model id: the models whose configuration did not change or
+   * changed only in fields that apply in place; each adopts its new configuration.
+   */
   readonly adopt: ReadonlyMap<string, ModelProcess>;
+  /**
+   * Processes of the previous configuration still draining and stopping. A model's new process
+   * starts only after the old process of the same model, or one on the same port or proxy, or of
+   * a model no longer configured, has stopped; until then the scheduler sees the model as
+   * releasing, so its requests wait (they are not rejected) and a swap partner does not load early.
+   */
   readonly retiring: readonly Retiring[];
 }
 

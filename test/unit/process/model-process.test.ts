@@ -135,6 +135,17 @@ describe('ModelProcess (in-memory effects, fake clock)', function () {
       expect((error as GatewayError).detail).to.include('ENOENT');
       expect(states.path()).to.deep.equal(['stopped→starting', 'starting→stopped']);
     });
+
+    it('the state change that ends a failed start carries the error acquire rejects with (the scheduler rejects with it); no other change carries one', async function () {
+      spawner.spawn = () => Promise.reject(new Error('cannot start server: ENOENT'));
+      const { model } = create();
+      const failures: [string, unknown][] = [];
+      model.on('state', (change, failure) => failures.push([change.to, failure]));
+      const error = await model.acquire().then(() => null, (caught: unknown) => caught);
+      expect(failures.map(([to]) => to)).to.deep.equal(['starting', 'stopped']);
+      expect(failures[0]![1]).to.equal(undefined);
+      expect(failures[1]![1]).to.be.instanceOf(GatewayError).and.to.equal(error);
+    });
   });
 
   describe('sleep and wake', function () {
