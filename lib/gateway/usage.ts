@@ -137,6 +137,15 @@ export function buildUsage(collected: Readonly<Collected>, wallMs: number): Pars
   };
 }
 
+/**
+ * Whether JSON text can hold any figure read here: each one sits under a key `usage`, `timings` or
+ * `metrics`, which a JSON encoder writes as that quoted name (servers do not escape plain ASCII in
+ * keys). Lines and answers without any of them (nearly every chunk of a stream) are not parsed.
+ */
+function mayHoldFigures(text: string): boolean {
+  return text.includes('"usage"') || text.includes('"timings"') || text.includes('"metrics"');
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -150,6 +159,7 @@ function parseJson(text: string): unknown {
  * has none of them. `/infill` answers are arrays whose last element carries the timings.
  */
 export function parseJsonUsage(path: string, body: string, wallMs: number): ParsedUsage | null {
+  if (!mayHoldFigures(body)) return null;
   const parsed = parseJson(body);
   if (parsed === undefined) return null;
   let timings = get(parsed, 'timings');
@@ -208,7 +218,7 @@ export class SseUsageScanner {
     const line = raw.trim();
     if (!line.startsWith('data:')) return;
     const data = line.slice(5).trim();
-    if (!data || data === '[DONE]') return;
+    if (!data || data === '[DONE]' || !mayHoldFigures(data)) return;
     const parsed = parseJson(data);
     if (!isObject(parsed)) return;
     const collected = this.#collected;

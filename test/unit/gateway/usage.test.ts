@@ -72,6 +72,28 @@ describe('usage: parsing answers (pure)', function () {
     expectTokens(scanner.result(wallMs), { input_tokens: 1, output_tokens: 2 }, 'after a long line');
   });
 
+  it('stream: only lines that can hold figures are parsed (content chunks are not), and the figures are still found', function () {
+    const scanner = new SseUsageScanner();
+    const parse = JSON.parse;
+    let parsed = 0;
+    JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+      parsed += 1;
+      return parse(text, reviver) as unknown;
+    }) as typeof JSON.parse;
+    try {
+      for (let index = 0; index < 500; index += 1) scanner.push(`data: {"choices":[{"delta":{"content":"tok${index} usage timings"}}]}\n\n`);
+      scanner.push('data: {"choices":[],"usage" : {"prompt_tokens":5,"completion_tokens":500}}\n\ndata: [DONE]\n\n');
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(parsed).to.equal(1);
+    expectTokens(scanner.result(wallMs), { input_tokens: 5, output_tokens: 500 }, 'after 500 content chunks');
+  });
+
+  it('a JSON answer with no usage, timings or metrics key is null without being parsed', function () {
+    expect(parseJsonUsage('/v1/chat/completions', '{"choices":[{"message":{"content":"the usage of timings"}}]}', wallMs)).to.equal(null);
+  });
+
   it('usageTokens: which fields count as found', function () {
     expect(usageTokens(undefined)).to.deep.equal({ input: 0, output: 0, cached: -1, found: false });
     expect(usageTokens({ total_tokens: 3 })).to.deep.equal({ input: 0, output: 0, cached: -1, found: false });
