@@ -62,8 +62,9 @@
  * 10. **One state stream.** Every state change of every model's process arrives as a `state`
  *    event, in order, whoever caused it; the scheduler's view follows it (`VIEW_OF_STATE`). The
  *    scheduler remembers only what it asked for: after a `load` the model stays `loading` until
- *    its process is `ready` (the load is done) or `stopped` with a `failure` (rule 7), whatever
- *    steps come between (a failed wake falls back to a stop and a cold start); an `evict` marks it
+ *    its process is `ready` (the load is done), `stopped` with a `failure` (rule 7) or `shutdown`
+ *    (nobody rejected: the gateway's `shutdown` event does that), whatever steps come between (a
+ *    failed wake falls back to a stop and a cold start); an `evict` marks it
  *    `releasing` until the process rests `asleep` or `stopped`. A change it did not ask for never
  *    rejects waiters, failure or not: a model that stops while requests wait for it is simply
  *    planned again.
