@@ -70,7 +70,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(gateway.router);
+  app.use(gateway.handler);
   const server = createExpressServer(app, { tls: options.tls });
   server.on('upgrade', gateway.handleUpgrade); // WebSockets through /upstream/<model>/...
   try {

@@ -69,7 +69,13 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
+  /** The gateway as an Express router, to mount in an app (`app.use('/llm', gateway.router)`). */
   readonly router: Router;
+  /**
+   * The same gateway as a plain middleware function, without the router layer around it: what
+   * the CLI mounts (one Express router fewer per request). Mounts like `router`.
+   */
+  readonly handler: RequestHandler;
   readonly config: GatewayConfig;
   readonly warnings: LoadedConfig['warnings'];
   readonly manager: ModelManager;
@@ -249,14 +255,16 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   pipeModelOutput(lasting.feed, loaded.config.logToStdout);
   lasting.metrics.attach(current.manager);
   let started = false;
-  // The router stays the same object across reloads; it delegates to the current build.
-  const router = express.Router();
-  router.use(function gatewayRouter(req, res, next) {
+  // The handler and the router stay the same objects across reloads; they delegate to the current build.
+  const handler: RequestHandler = function gatewayRouter(req, res, next) {
     current.router(req, res, next);
-  });
+  };
+  const router = express.Router();
+  router.use(handler);
 
   return {
     router,
+    handler,
     get config() {
       return current.config;
     },

@@ -3,7 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
+import express from 'express';
 import { createApp } from '../../examples/embed-in-express.js';
+import { createGateway } from '../../lib/index.js';
 import { assertNoChildren } from '../helpers/wait.js';
 import { chat, cleanup, configYaml, genericCmd, sseEvents, tempDir, textParser, track } from './support.js';
 
@@ -42,5 +44,21 @@ describe('e2e: embedding example (app.use("/llm", gateway.router))', function ()
     await gateway.close();
     expect(gateway.manager.state('echo')).to.equal('shutdown');
     expect((await request(app).get('/hello').expect(200)).body.hello).to.equal('from the host app');
+  });
+
+  it('gateway.handler (the plain function the CLI mounts) serves the same under a prefix', async function () {
+    const dir = await tempDir();
+    const configPath = join(dir, 'siesta.yaml');
+    await writeFile(configPath, await configYaml({ echo: { cmd: genericCmd('echo') } }));
+    const gateway = await createGateway({ configPath });
+    track(gateway);
+    await gateway.start();
+    const app = express();
+    app.use('/llm', gateway.handler);
+    expect((await request(app).post('/llm/v1/chat/completions').send(chat('echo')).expect(200)).body.object).to.equal('chat.completion');
+    expect((await request(app).get('/llm/v1/models').expect(200)).body.data.map((entry: { id: string }) => entry.id)).to.deep.equal(['echo']);
+    expect((await request(app).post('/llm/v1/chat/completions').send(chat('nope')).expect(404)).body.error.code).to.equal('model_not_found');
+    expect((await request(app).post('/v1/chat/completions').send(chat('echo')).expect(404)).body).to.not.have.property('error');
+    await gateway.close();
   });
 });
