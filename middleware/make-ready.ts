@@ -5,7 +5,7 @@
  * `sendLoadingState`); the proxy then continues with the upstream's own stream in the same response
  * (lib/http/sse.ts: `openEventStream` records it).
  */
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { requestContext, type LoadProgress, type ModelGate, type RequestContext } from '../lib/gateway/types.js';
 import type { ModelState } from '../lib/process/states.js';
 import { openEventStream, sseJson } from '../lib/http/sse.js';
@@ -63,7 +63,8 @@ function wantsLoadingStream(req: Request, context: RequestContext, state: ModelS
 export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): RequestHandler {
   const { models } = options;
   const tickMs = options.tickMs ?? 1000;
-  return async function makeReadyMiddleware(req, res, next) {
+  // A ready model is served without a promise (most requests); only a wait runs the async path.
+  return function makeReadyMiddleware(req, res, next): Promise<void> | void {
     const context = requestContext(res);
     const granted = models.tryAcquire(context.model.id);
     if (granted) {
@@ -71,6 +72,10 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
       onResponseClose(res, () => granted.lease.release());
       return next();
     }
+    return waitForModel(req, res, next, context);
+  };
+
+  async function waitForModel(req: Request, res: Response, next: NextFunction, context: RequestContext): Promise<void> {
     const controller = new AbortController();
     const onClose = (): void => controller.abort();
     res.once('close', onClose);
@@ -109,5 +114,5 @@ export function createMakeReadyMiddleware(options: Readonly<MakeReadyOptions>): 
       res.off('close', onClose);
     }
     next();
-  };
+  }
 }

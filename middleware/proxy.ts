@@ -184,7 +184,8 @@ function armTimeouts(request: ClientRequest, timeouts: ForwardTarget['timeouts']
   request.on('close', clear);
 }
 
-export type Forwarder = (req: Request, res: Response, target: ForwardTarget) => Promise<void>;
+/** Forward one exchange; errors are answered to the client (OpenAI-shaped), nothing is returned. */
+export type Forwarder = (req: Request, res: Response, target: ForwardTarget) => void;
 
 /** Forward one request to `target` and stream the answer back unbuffered. */
 export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder {
@@ -215,91 +216,87 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
     else if (streamed?.length !== undefined) headers['content-length'] = streamed.length;
     const requestOptions = { hostname: origin.hostname, port: origin.port, path: origin.pathPrefix + req.url, method: req.method, headers };
     const fail = (reason: string): GatewayError => new GatewayError('upstream_failed', target.describe(reason));
-    return new Promise((resolve) => {
-      let responded = false;
-      const onResponse = (upstreamRes: IncomingMessage): void => {
-        responded = true;
-        const status = upstreamRes.statusCode ?? 502;
-        // No byte from the server for idleMs (a hung model): cut it; the close below reports it.
-        let idleTimer: NodeJS.Timeout | undefined;
-        let idledOut = false;
-        const idleMs = target.timeouts.idleMs;
-        if (idleMs > 0) {
-          const timer = setTimeout(() => {
-            idledOut = true;
-            upstreamRes.destroy();
-          }, idleMs);
-          idleTimer = timer;
-          upstreamRes.on('data', () => timer.refresh()); // restarts the same timer: no new one per chunk
+    let responded = false;
+    const onResponse = (upstreamRes: IncomingMessage): void => {
+      responded = true;
+      const status = upstreamRes.statusCode ?? 502;
+      // No byte from the server for idleMs (a hung model): cut it; the close below reports it.
+      let idleTimer: NodeJS.Timeout | undefined;
+      let idledOut = false;
+      const idleMs = target.timeouts.idleMs;
+      if (idleMs > 0) {
+        const timer = setTimeout(() => {
+          idledOut = true;
+          upstreamRes.destroy();
+        }, idleMs);
+        idleTimer = timer;
+        upstreamRes.on('data', () => timer.refresh()); // restarts the same timer: no new one per chunk
+      }
+      upstreamRes.on('close', () => {
+        clearTimeout(idleTimer);
+        // The server died mid-body (crash, OOM kill) or went silent: end the client's response instead of leaving it open.
+        if (!upstreamRes.complete && !res.writableEnded && !res.destroyed) {
+          sendError(
+            res,
+            idledOut
+              ? new GatewayError('upstream_timeout', target.describe(`sent nothing for ${idleMs} ms (timeouts.idle)`))
+              : fail('the connection closed before the response was complete'),
+          );
         }
-        upstreamRes.on('close', () => {
-          clearTimeout(idleTimer);
-          // The server died mid-body (crash, OOM kill) or went silent: end the client's response instead of leaving it open.
-          if (!upstreamRes.complete && !res.writableEnded && !res.destroyed) {
-            sendError(
-              res,
-              idledOut
-                ? new GatewayError('upstream_timeout', target.describe(`sent nothing for ${idleMs} ms (timeouts.idle)`))
-                : fail('the connection closed before the response was complete'),
-            );
-          }
-          resolve();
-        });
-        upstreamRes.on('error', () => undefined); // reported once, on close
-        // The loading stream already sent 200 and its event-stream head (lib/http/sse.ts,
-        // openEventStream): only the upstream's body can follow, and a failure becomes its last event.
-        if (eventStreamOrigin(res) === 'siesta') {
-          if (status >= 400) {
-            let text = '';
-            upstreamRes.setEncoding('utf8').on('data', (chunk: string) => {
-              if (text.length < 2000) text += chunk;
-            });
-            upstreamRes.once('end', () => sendError(res, fail(`answered HTTP ${status}: ${text.slice(0, 500)}`)));
-            return;
-          }
-        } else {
-          const headers = forwardHeaders(upstreamRes.headers, RESPONSE_HOP_BY_HOP);
-          const eventStream = isEventStreamType(upstreamRes.headers['content-type']);
-          // As llama-swap: tell a reverse proxy in front of siesta (nginx) not to buffer a stream.
-          if (eventStream) {
-            headers['x-accel-buffering'] = 'no';
-            markEventStream(res); // an upstream that dies mid-stream then ends it with an error event
-          }
-          res.writeHead(status, upstreamRes.statusMessage, headers);
-          if (eventStream) res.flushHeaders();
-        }
-        onUpstreamResponse(res, upstreamRes); // the request journal reads the answer as it passes
-        upstreamRes.pipe(res);
-      };
-      let upstream: ClientRequest;
-      const send = (mayRetry: boolean): void => {
-        const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: streamed ? false : httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent: streamed ? false : agent }, onResponse);
-        upstream = attempt;
-        onUpstreamRequest(res, attempt); // the request journal (in-flight cancel)
-        armTimeouts(attempt, target.timeouts, origin.secure);
-        attempt.once('error', (error) => {
-          if (mayRetry && !responded && isStaleSocket(attempt, error) && !res.destroyed) return send(false);
-          // An upload over its cap fails its stream with a 413 of its own.
-          if (error instanceof GatewayError) sendError(res, error);
-          else sendError(res, new GatewayError(error instanceof UpstreamTimeout ? 'upstream_timeout' : 'upstream_failed', target.describe(error.message), { cause: error }));
-          resolve();
-        });
-        if (streamed) {
-          streamed.stream.once('error', (error) => attempt.destroy(error));
-          streamed.stream.pipe(attempt);
-        } else attempt.end(target.body);
-      };
-      send(!streamed);
-      onResponseClose(res, () => {
-        if (!res.writableFinished) upstream.destroy();
       });
+      upstreamRes.on('error', () => undefined); // reported once, on close
+      // The loading stream already sent 200 and its event-stream head (lib/http/sse.ts,
+      // openEventStream): only the upstream's body can follow, and a failure becomes its last event.
+      if (eventStreamOrigin(res) === 'siesta') {
+        if (status >= 400) {
+          let text = '';
+          upstreamRes.setEncoding('utf8').on('data', (chunk: string) => {
+            if (text.length < 2000) text += chunk;
+          });
+          upstreamRes.once('end', () => sendError(res, fail(`answered HTTP ${status}: ${text.slice(0, 500)}`)));
+          return;
+        }
+      } else {
+        const headers = forwardHeaders(upstreamRes.headers, RESPONSE_HOP_BY_HOP);
+        const eventStream = isEventStreamType(upstreamRes.headers['content-type']);
+        // As llama-swap: tell a reverse proxy in front of siesta (nginx) not to buffer a stream.
+        if (eventStream) {
+          headers['x-accel-buffering'] = 'no';
+          markEventStream(res); // an upstream that dies mid-stream then ends it with an error event
+        }
+        res.writeHead(status, upstreamRes.statusMessage, headers);
+        if (eventStream) res.flushHeaders();
+      }
+      onUpstreamResponse(res, upstreamRes); // the request journal reads the answer as it passes
+      upstreamRes.pipe(res);
+    };
+    let upstream: ClientRequest;
+    const send = (mayRetry: boolean): void => {
+      const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: streamed ? false : httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent: streamed ? false : agent }, onResponse);
+      upstream = attempt;
+      onUpstreamRequest(res, attempt); // the request journal (in-flight cancel)
+      armTimeouts(attempt, target.timeouts, origin.secure);
+      attempt.once('error', (error) => {
+        if (mayRetry && !responded && isStaleSocket(attempt, error) && !res.destroyed) return send(false);
+        // An upload over its cap fails its stream with a 413 of its own.
+        if (error instanceof GatewayError) sendError(res, error);
+        else sendError(res, new GatewayError(error instanceof UpstreamTimeout ? 'upstream_timeout' : 'upstream_failed', target.describe(error.message), { cause: error }));
+      });
+      if (streamed) {
+        streamed.stream.once('error', (error) => attempt.destroy(error));
+        streamed.stream.pipe(attempt);
+      } else attempt.end(target.body);
+    };
+    send(!streamed);
+    onResponseClose(res, () => {
+      if (!res.writableFinished) upstream.destroy();
     });
   };
 }
 
 export function createModelProxyMiddleware(options: Readonly<ProxyOptions> & { readonly forward?: Forwarder } = {}): RequestHandler {
   const forward = options.forward ?? createForwarder(options);
-  return function proxyMiddleware(req: Request, res: Response): Promise<void> {
+  return function proxyMiddleware(req: Request, res: Response): void {
     const context = requestContext(res);
     const target = context.model.proxy;
     return forward(req, res, {
@@ -318,7 +315,7 @@ export function createModelProxyMiddleware(options: Readonly<ProxyOptions> & { r
  */
 export function createPeerProxyMiddleware(options: Readonly<ProxyOptions> & { readonly forward?: Forwarder } = {}): RequestHandler {
   const forward = options.forward ?? createForwarder(options);
-  return function peerProxyMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> | void {
+  return function peerProxyMiddleware(req: Request, res: Response, next: NextFunction): void {
     const context = peerRequestContext(res);
     if (!context) return next();
     const { peer } = context;
