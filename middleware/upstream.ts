@@ -22,7 +22,6 @@ import { createUpstreamRouter, type UpstreamRouteOptions } from './upstream-rout
 
 export type UpstreamOptions = UpstreamRouteOptions;
 /** Where create-gateway.ts takes it from; it belongs to the routing rules. */
-export { recipePathsOf } from './upstream-route.js';
 
 /**
  * Where `/upstream/<model>` (no trailing slash) is sent, from the URL the client asked for (so a

@@ -27,7 +27,8 @@ import { NameRouter, ProfileSwitch } from './name-router.js';
 import { trustedProxyCheck } from '../http/trusted-proxies.js';
 import { createRequestLogMiddleware } from '../../middleware/request-log.js';
 import { createResolveModelMiddleware } from '../../middleware/resolve-model.js';
-import { createUpstreamMiddleware, recipePathsOf, upstreamIndexRedirect } from '../../middleware/upstream.js';
+import { createUpstreamMiddleware, upstreamIndexRedirect } from '../../middleware/upstream.js';
+import { recipePathsOf } from '../../middleware/upstream-route.js';
 import { createUpgradeHandler, type UpgradeHandler } from '../../middleware/upstream-upgrade.js';
 import { loadGatewayConfig, pluginIssues } from './load-config.js';
 import { changedModels, ModelManager, reloadPlan, type ReloadHandoff } from './model-manager.js';
@@ -208,13 +209,9 @@ function build(
   router.get('/metrics', createMetricsHandler({ metrics }));
   router.get(['/v1/models', '/models'], createModelListHandler({ config, models: manager, activeProfile: () => lasting.profiles.active }));
   router.get('/running', createRunningHandler({ models: runningOfProcesses(manager) })); // until the manager offers running()
-  const upstream = createUpstreamMiddleware({
-    models: manager,
-    ignorePaths: config.upstreamIgnorePaths,
-    peers: config.peers,
-    recipePaths,
-    pins: () => (lasting.profiles.active === null ? undefined : config.profiles[lasting.profiles.active]?.pins),
-  });
+  // The active profile's pins: /upstream requests and WebSocket upgrades follow the same rules.
+  const pins = (): Readonly<Record<string, string>> | undefined => (lasting.profiles.active === null ? undefined : config.profiles[lasting.profiles.active]?.pins);
+  const upstream = createUpstreamMiddleware({ models: manager, ignorePaths: config.upstreamIgnorePaths, peers: config.peers, recipePaths, pins });
   router.all(['/upstream/*path'], readBody, upstream, peerProxy, concurrencyLimit, makeReady, proxy);
   router.use(createNotFoundHandler());
   router.use(createErrorHandler({ log }));
@@ -222,7 +219,9 @@ function build(
     models: manager,
     apiKeys: config.apiKeys,
     ignorePaths: config.upstreamIgnorePaths,
+    peers: config.peers,
     recipePaths,
+    pins,
     trusted,
     log,
   });

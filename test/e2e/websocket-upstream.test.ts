@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { expect } from 'chai';
+import request from 'supertest';
 import express from 'express';
 import { createExpressServer } from '../../lib/http/express-server.js';
 import { frame, handleUpgrade as fakeWebSocket, readFrames } from '../../fake-upstream/websocket.js';
@@ -226,6 +227,28 @@ describe('e2e: WebSockets through /upstream', function () {
       expect(upgrade!.headers['x-api-key']).to.equal('peer-key');
       expect(upgrade!.headers.upgrade).to.equal('websocket');
       expect(h.gateway.manager.state('comfy'), 'only the pinned upgrade loaded a local model').to.equal('ready');
+    });
+
+    it('the gateway wires them: the active profile’s pins and the configured peers apply to upgrades', async function () {
+      const remote = await startWebSocketPeer('remote-model');
+      const h = await openGateway(
+        await configYaml(
+          { comfy: { cmd: genericCmd('comfy') } },
+          { profiles: { ui: { pins: { studio: 'comfy' } } }, peers: { far: { proxy: `${remote.url}/prefix/`, models: ['remote-model'], apiKey: 'peer-key' } } },
+        ),
+      );
+      const { port } = await serve(h.gateway);
+      expect((await openWs(port, '/upstream/studio/ws')).status, 'no profile active: no pin').to.equal(404);
+      await request(h.app).put('/api/profiles/active').send({ name: 'ui' }).expect(200);
+      const pinned = await openWs(port, '/upstream/studio/ws');
+      expect(pinned.status).to.equal(101);
+      expect(await pinned.next()).to.equal('hello comfy');
+      pinned.socket.destroy();
+      const viaPeer = await openWs(port, '/upstream/far/remote-model/ws');
+      expect(viaPeer.status).to.equal(101);
+      expect(await viaPeer.next()).to.equal('hello remote-model');
+      viaPeer.socket.destroy();
+      expect(remote.upgrades.map((upgrade) => upgrade.headers['x-api-key'])).to.deep.equal(['peer-key']);
     });
   });
 

@@ -16,7 +16,7 @@ import { createHealthHandler } from '../../../middleware/health.js';
 import { createModelListHandler } from '../../../middleware/model-list.js';
 import { createRunningHandler, hasProcess, runningOfProcesses, runningRecord } from '../../../middleware/running.js';
 import { createUnloadAllHandler } from '../../../middleware/unload.js';
-import { recipePathsOf } from '../../../middleware/upstream.js';
+import { recipePathsOf } from '../../../middleware/upstream-route.js';
 
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
