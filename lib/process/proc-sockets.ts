@@ -40,9 +40,18 @@ export interface ProcStat {
   readonly pgrp: number;
 }
 
-/** Parent and process group from the text of /proc/<pid>/stat (the command name may hold spaces and parentheses). */
+/**
+ * The fields of a /proc/<pid>/stat text after the command name, field 3 (the state) first: the
+ * name (field 2) is in parentheses and may itself hold spaces and parentheses. Pure; the one
+ * reader of that format (parseStat here, process-probe.ts's start times and states).
+ */
+export function statFieldsAfterName(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 1).trim().split(/\s+/);
+}
+
+/** Parent and process group from the text of /proc/<pid>/stat. */
 export function parseStat(text: string): ProcStat | null {
-  const afterName = text.slice(text.lastIndexOf(')') + 1).trim().split(/\s+/);
+  const afterName = statFieldsAfterName(text);
   // state ppid pgrp session ...
   const ppid = Number(afterName[1]);
   const pgrp = Number(afterName[2]);

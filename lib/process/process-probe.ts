@@ -5,6 +5,7 @@
  * and falls back to `kill(pid, 0)` elsewhere (no start times there); the unit tests pass a fake.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { statFieldsAfterName } from './proc-sockets.js';
 
 /** What the rules may ask about processes (a fake in the unit tests). */
 export interface ProcessProbe {
@@ -21,9 +22,7 @@ export interface ProcessProbe {
 /** The fields of /proc/<pid>/stat after the command name (field 3 first), or null. */
 function statFields(pid: number): string[] | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return statFieldsAfterName(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }

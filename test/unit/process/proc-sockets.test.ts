@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseListeners, parseStat, processTree, type ProcStat } from '../../../lib/process/proc-sockets.js';
+import { parseListeners, parseStat, processTree, statFieldsAfterName, type ProcStat } from '../../../lib/process/proc-sockets.js';
 
 describe('/proc parsers', function () {
   it('reads listening sockets from /proc/net/tcp and tcp6, skipping other states', function () {
@@ -30,6 +30,12 @@ describe('/proc parsers', function () {
     ['', null],
     ['1 (x) S', null],
   ];
+  it('statFieldsAfterName: field 3 first, whatever the name holds (start time is index 19)', function () {
+    const fields = statFieldsAfterName('42 (a) b) c) Z 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 98765 1000');
+    expect(fields[0]).to.equal('Z');
+    expect(fields[19]).to.equal('98765');
+  });
+
   for (const [text, expected] of stats) {
     it(`parseStat(${JSON.stringify(text)})`, function () {
       expect(parseStat(text)).to.deep.equal(expected);
