@@ -14,9 +14,8 @@ export function createConcurrencyLimitMiddleware(): RequestHandler {
     }
     active.set(model.id, current + 1);
     onResponseClose(res, () => {
-      const left = (active.get(model.id) ?? 1) - 1;
-      if (left <= 0) active.delete(model.id);
-      else active.set(model.id, left);
+      // Kept at 0 rather than deleted: one entry per configured model, and no map churn per request.
+      active.set(model.id, Math.max(0, (active.get(model.id) ?? 1) - 1));
     });
     next();
   };

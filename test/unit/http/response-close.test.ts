@@ -49,4 +49,17 @@ describe('onResponseClose', () => {
     res.emit('close');
     expect(calls).to.deep.equal(['early']);
   });
+
+  it('an Express response keeps the list in res.locals, adding no property to the response itself', () => {
+    const res = Object.assign(fakeResponse(), { locals: Object.create(null) as Record<PropertyKey, unknown> });
+    const keysBefore = Reflect.ownKeys(res).length;
+    const calls: string[] = [];
+    onResponseClose(res, () => calls.push('a'));
+    onResponseClose(res, () => calls.push('b'));
+    expect(Reflect.ownKeys(res).length).to.equal(keysBefore);
+    expect(Object.getOwnPropertySymbols(res.locals)).to.have.length(1);
+    expect(res.listenerCount('close')).to.equal(1);
+    res.emit('close');
+    expect(calls).to.deep.equal(['a', 'b']);
+  });
 });
