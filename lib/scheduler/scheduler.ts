@@ -428,6 +428,9 @@ export class Scheduler {
 
   /** Re-evaluate the queue until nothing more can happen now. */
   #pump(effects: SchedulerEffect[]): void {
+    // Both passes only look at queued requests: with none (a ready model's usual request and its
+    // serve-done), they would copy the empty queue and build their sets for nothing.
+    if (this.#queue.length === 0) return;
     for (let changed = true; changed; ) {
       changed = this.#grantReady(effects);
       if (this.#admitHeads(effects)) changed = true;
