@@ -12,7 +12,7 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { ProxyTimeouts } from '../lib/config/types.js';
+import type { ModelConfig, ProxyTimeouts } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
 import { sendError } from './error-handler.js';
 import { eventStreamOrigin, isEventStreamType, markEventStream } from '../lib/http/sse.js';
@@ -144,9 +144,10 @@ export interface ForwardTarget {
   readonly headers?: Readonly<Record<string, string>>;
   /** How errors name the target: "The model server at …" or "peer …". */
   readonly describe: (reason: string) => string;
-  /** A buffer, an upload streamed as it is read (middleware/multipart.ts), or none. */
-  readonly body: Buffer | StreamedBody | undefined;
 }
+
+/** What is sent: a buffer, an upload streamed as it is read (middleware/multipart.ts), or none. */
+export type ForwardBody = Buffer | StreamedBody | undefined;
 
 /** A phase of the exchange took longer than its timeout: answered 504, not 502. */
 class UpstreamTimeout extends Error {}
@@ -185,7 +186,7 @@ function armTimeouts(request: ClientRequest, timeouts: ForwardTarget['timeouts']
 }
 
 /** Forward one exchange; errors are answered to the client (OpenAI-shaped), nothing is returned. */
-export type Forwarder = (req: Request, res: Response, target: ForwardTarget) => void;
+export type Forwarder = (req: Request, res: Response, target: ForwardTarget, body: ForwardBody) => void;
 
 /** Forward one request to `target` and stream the answer back unbuffered. */
 export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder {
@@ -203,7 +204,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
     return origin;
   };
 
-  return function forward(req, res, target) {
+  return function forward(req, res, target, body) {
     const origin = originOf(target.url);
     const headers = forwardHeaders(req.headers);
     Object.assign(headers, forwardedHeadersFor(req, trusted));
@@ -211,8 +212,8 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
     if (target.headers) Object.assign(headers, target.headers);
     // A streamed upload is sent once, on a connection of its own: a kept-alive socket that turns
     // out stale cannot be resent on (the body is gone), so it is never risked. Unknown length: chunked.
-    const streamed = target.body !== undefined && !Buffer.isBuffer(target.body) ? target.body : undefined;
-    if (Buffer.isBuffer(target.body)) headers['content-length'] = target.body.length;
+    const streamed = body !== undefined && !Buffer.isBuffer(body) ? body : undefined;
+    if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
     else if (streamed?.length !== undefined) headers['content-length'] = streamed.length;
     const requestOptions = { hostname: origin.hostname, port: origin.port, path: origin.pathPrefix + req.url, method: req.method, headers };
     const fail = (reason: string): GatewayError => new GatewayError('upstream_failed', target.describe(reason));
@@ -285,7 +286,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
       if (streamed) {
         streamed.stream.once('error', (error) => attempt.destroy(error));
         streamed.stream.pipe(attempt);
-      } else attempt.end(target.body);
+      } else attempt.end(body);
     };
     send(!streamed);
     onResponseClose(res, () => {
@@ -296,15 +297,24 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
 
 export function createModelProxyMiddleware(options: Readonly<ProxyOptions> & { readonly forward?: Forwarder } = {}): RequestHandler {
   const forward = options.forward ?? createForwarder(options);
+  // One target per model configuration (a reload brings new ones), not one object and closure per request.
+  const targets = new WeakMap<ModelConfig, ForwardTarget>();
+  const targetOf = (model: ModelConfig): ForwardTarget => {
+    let target = targets.get(model);
+    if (!target) {
+      const url = model.proxy;
+      target = {
+        url,
+        timeouts: model.timeouts,
+        describe: (reason) => (reason.startsWith('answered HTTP') ? `The model server ${reason}` : `The model server at ${url} failed: ${reason}`),
+      };
+      targets.set(model, target);
+    }
+    return target;
+  };
   return function proxyMiddleware(req: Request, res: Response): void {
     const context = requestContext(res);
-    const target = context.model.proxy;
-    return forward(req, res, {
-      url: target,
-      timeouts: context.model.timeouts,
-      describe: (reason) => (reason.startsWith('answered HTTP') ? `The model server ${reason}` : `The model server at ${target} failed: ${reason}`),
-      body: context.body,
-    });
+    forward(req, res, targetOf(context.model), context.body);
   };
 }
 
@@ -319,13 +329,17 @@ export function createPeerProxyMiddleware(options: Readonly<ProxyOptions> & { re
     const context = peerRequestContext(res);
     if (!context) return next();
     const { peer } = context;
-    return forward(req, res, {
-      url: peer.proxy,
-      timeouts: peer.timeouts,
-      ...(peer.apiKey !== '' ? { headers: { authorization: `Bearer ${peer.apiKey}`, 'x-api-key': peer.apiKey } } : {}),
-      describe: (reason) => `peer proxy error: peer ${peer.id} ${reason.startsWith('answered HTTP') ? reason : `failed: ${reason}`}`,
-      body: context.body,
-    });
+    forward(
+      req,
+      res,
+      {
+        url: peer.proxy,
+        timeouts: peer.timeouts,
+        ...(peer.apiKey !== '' ? { headers: { authorization: `Bearer ${peer.apiKey}`, 'x-api-key': peer.apiKey } } : {}),
+        describe: (reason) => `peer proxy error: peer ${peer.id} ${reason.startsWith('answered HTTP') ? reason : `failed: ${reason}`}`,
+      },
+      context.body,
+    );
   };
 }
 

@@ -119,7 +119,7 @@ describe('e2e: request bodies', function () {
     const { readBody } = bodyReaders({ maxBodyBytes: 1024, maxUploadBytes: 1024 });
     const app = express();
     app.post('/v1/embeddings', readBody, (req, res) => {
-      forward(req, res, { url: `http://127.0.0.1:${modelPort}`, timeouts: { connectMs: 0, tlsHandshakeMs: 0, responseHeaderMs: 0, idleMs: 0 }, describe: (reason) => reason, body: req.body as Buffer });
+      forward(req, res, { url: `http://127.0.0.1:${modelPort}`, timeouts: { connectMs: 0, tlsHandshakeMs: 0, responseHeaderMs: 0, idleMs: 0 }, describe: (reason) => reason }, req.body as Buffer);
     });
     app.use(createErrorHandler({ log: memoryLogger() }));
     const text = JSON.stringify({ model: 'm', input: 'x'.repeat(300) });
