@@ -3,11 +3,15 @@
  *
  * A ready llama-server writes several log lines per request, each in three write() calls; every
  * write wakes the gateway's event loop to read a few bytes (about 0.1–0.4 ms of gateway CPU per
- * request on the reference machine). Once the model is ready its output is not urgent: the pacer
- * stops reading the pipes and, every `intervalMs`, lets libuv read whatever has gathered (one
- * wake-up and one chunk per pipe instead of one per write), then stops again. The kernel keeps
- * the bytes meanwhile (a pipe holds 64 KiB; a server that fills it waits in write() for at most
- * one interval).
+ * request on the reference machine). Once the model is ready its output is not urgent: after a
+ * chunk the pacer stops reading the pipes for `intervalMs`, then lets libuv read whatever has
+ * gathered in one turn (one wake-up and one chunk per pipe instead of one per write).
+ *
+ * The pause must stay short enough for the writer: Node's child "pipes" are Unix socket pairs, and
+ * a socket's send buffer counts each write() as a packet of about 1 KiB whatever its size. With
+ * llama-server's small writes (2–130 bytes) it is full after about 10 KiB of output; a 100 ms
+ * pause held llama-server in write() and capped it near 85 requests/s. So the pause shrinks
+ * while the output is busy (about 2 KiB per turn) and grows back when it calms.
  *
  * The trap this works around: pausing a Readable does not stop Node reading a pipe (it reads
  * until the stream's buffer is full); only `readStop()` on the stream's handle does. The handle's
@@ -35,7 +39,28 @@ function handleOf(stream: Readable | null): PipeHandle | null {
   return handle && typeof handle.readStart === 'function' && typeof handle.readStop === 'function' ? (handle as PipeHandle) : null;
 }
 
-/** Read `streams` every `intervalMs` until `stop()`; a no-op for streams without a pipe handle. */
+/** What one read turn should bring at most: a writer that fills its socket blocks (see the top). */
+const TURN_TARGET_BYTES = 2048;
+const MIN_PAUSE_MS = 5;
+
+/**
+ * How long to stop reading after a turn that read `turnBytes` after a pause of `pauseMs`: long
+ * enough to gather, short enough that the writer never fills the socket. Scaled so that the next
+ * turn brings about TURN_TARGET_BYTES at the same rate, within [MIN_PAUSE_MS, maxMs].
+ */
+export function nextPauseMs(pauseMs: number, turnBytes: number, maxMs: number): number {
+  const scaled = (pauseMs * TURN_TARGET_BYTES) / Math.max(1, turnBytes);
+  return Math.min(maxMs, Math.max(Math.min(MIN_PAUSE_MS, maxMs), scaled));
+}
+
+/**
+ * Read `streams` at most once per `intervalMs` while they are busy, until `stop()`. A quiet pipe is
+ * read as usual (no timer runs: a timer tick costs the gateway about as much as a few reads here);
+ * the first chunk after a quiet spell is read at once, then reading stops for a while and whatever
+ * gathered meanwhile is read in one turn. A turn that reads nothing makes the pipes quiet again.
+ * The pause adapts to the output rate (`nextPauseMs`), up to `intervalMs`. A no-op for streams
+ * without a pipe handle.
+ */
 export function pacePipes(streams: readonly (Readable | null)[], clock: Clock, intervalMs: number): PipePacer {
   // Looked up on each use: a stream that ended or was destroyed has no handle any more.
   const each = (action: (handle: PipeHandle) => void): void => {
@@ -46,24 +71,45 @@ export function pacePipes(streams: readonly (Readable | null)[], clock: Clock, i
   };
   if (!streams.some((stream) => handleOf(stream) !== null)) return { stop: () => undefined };
   let stopped = false;
+  /** 'quiet': read as usual; 'paused': reading stopped until the timer; 'turn': one read turn. */
+  let phase: 'quiet' | 'paused' | 'turn' = 'quiet';
+  let pauseMs = intervalMs;
+  let turnBytes = 0;
   let timer: TimerHandle | null = null;
-  const tick = (): void => {
+  const pauseNow = (): void => {
+    phase = 'paused';
+    each((handle) => handle.readStop());
+    timer = clock.setTimer(pauseMs, turn);
+  };
+  const turn = (): void => {
     if (stopped) return;
+    phase = 'turn';
+    turnBytes = 0;
     each((handle) => handle.readStart());
     // libuv reads what has gathered in this loop iteration's poll phase; immediates run right after it.
     setImmediate(() => {
       if (stopped) return;
-      each((handle) => handle.readStop());
-      timer = clock.setTimer(intervalMs, tick);
+      if (turnBytes === 0) {
+        phase = 'quiet';
+        pauseMs = intervalMs;
+        return;
+      }
+      pauseMs = nextPauseMs(pauseMs, turnBytes, intervalMs);
+      pauseNow();
     });
   };
-  each((handle) => handle.readStop());
-  timer = clock.setTimer(intervalMs, tick);
+  const onData = (chunk: Buffer | string): void => {
+    if (stopped) return;
+    if (phase === 'quiet') pauseNow();
+    else if (phase === 'turn') turnBytes += chunk.length;
+  };
+  for (const stream of streams) stream?.on('data', onData);
   return {
     stop() {
       if (stopped) return;
       stopped = true;
       timer?.cancel();
+      for (const stream of streams) stream?.off('data', onData);
       each((handle) => handle.readStart());
     },
   };
