@@ -158,31 +158,42 @@ class UpstreamTimeout extends Error {}
  * the request with an error that says which phase took too long.
  */
 function armTimeouts(request: ClientRequest, timeouts: ForwardTarget['timeouts'], secure: boolean): void {
+  const { connectMs, tlsHandshakeMs, responseHeaderMs } = timeouts;
+  const watchConnect = connectMs > 0 || (secure && tlsHandshakeMs > 0);
+  if (!watchConnect && responseHeaderMs <= 0) return;
   const timers: NodeJS.Timeout[] = [];
   const clear = (): void => {
     if (timers.length === 0) return;
     for (const timer of timers) clearTimeout(timer);
     timers.length = 0;
   };
+  let clearing = false;
   const after = (ms: number, message: string): void => {
-    if (ms > 0) timers.push(setTimeout(() => request.destroy(new UpstreamTimeout(message)), ms));
+    if (ms <= 0) return;
+    timers.push(setTimeout(() => request.destroy(new UpstreamTimeout(message)), ms));
+    // The clearing listeners only once a timer runs: a kept-alive socket with no response-header
+    // timeout (the models' default) arms none, and then the request gets one listener here, not four.
+    if (clearing) return;
+    clearing = true;
+    request.on('response', clear);
+    request.on('close', clear);
   };
   // `on`, not `once`: each of these fires once per request anyway, and `once` wraps every listener
   // in a closure of its own (a visible cost per request in the profile).
-  request.on('socket', (socket) => {
-    if (!socket.connecting) return;
-    after(timeouts.connectMs, `connect timeout after ${timeouts.connectMs} ms`);
-    socket.once('connect', () => {
-      clear();
-      if (secure) {
-        after(timeouts.tlsHandshakeMs, `TLS handshake timeout after ${timeouts.tlsHandshakeMs} ms`);
-        socket.once('secureConnect', clear);
-      }
+  if (watchConnect) {
+    request.on('socket', (socket) => {
+      if (!socket.connecting) return;
+      after(connectMs, `connect timeout after ${connectMs} ms`);
+      socket.once('connect', () => {
+        clear();
+        if (secure) {
+          after(tlsHandshakeMs, `TLS handshake timeout after ${tlsHandshakeMs} ms`);
+          socket.once('secureConnect', clear);
+        }
+      });
     });
-  });
-  request.on('finish', () => after(timeouts.responseHeaderMs, `timeout awaiting response headers after ${timeouts.responseHeaderMs} ms`));
-  request.on('response', clear);
-  request.on('close', clear);
+  }
+  if (responseHeaderMs > 0) request.on('finish', () => after(responseHeaderMs, `timeout awaiting response headers after ${responseHeaderMs} ms`));
 }
 
 /** Forward one exchange; errors are answered to the client (OpenAI-shaped), nothing is returned. */
@@ -215,7 +226,7 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
     const streamed = body !== undefined && !Buffer.isBuffer(body) ? body : undefined;
     if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
     else if (streamed?.length !== undefined) headers['content-length'] = streamed.length;
-    const requestOptions = { hostname: origin.hostname, port: origin.port, path: origin.pathPrefix + req.url, method: req.method, headers };
+    const path = origin.pathPrefix + req.url;
     const fail = (reason: string): GatewayError => new GatewayError('upstream_failed', target.describe(reason));
     let responded = false;
     const onResponse = (upstreamRes: IncomingMessage): void => {
@@ -273,7 +284,8 @@ export function createForwarder(options: Readonly<ProxyOptions> = {}): Forwarder
     };
     let upstream: ClientRequest;
     const send = (mayRetry: boolean): void => {
-      const attempt = origin.secure ? httpsRequest({ ...requestOptions, agent: streamed ? false : httpsAgent }, onResponse) : httpRequest({ ...requestOptions, agent: streamed ? false : agent }, onResponse);
+      const options = { hostname: origin.hostname, port: origin.port, path, method: req.method, headers, agent: streamed ? false : origin.secure ? httpsAgent : agent };
+      const attempt = origin.secure ? httpsRequest(options, onResponse) : httpRequest(options, onResponse);
       upstream = attempt;
       onUpstreamRequest(res, attempt); // the request journal (in-flight cancel)
       armTimeouts(attempt, target.timeouts, origin.secure);
