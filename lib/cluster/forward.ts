@@ -9,7 +9,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Request, Response } from 'express';
 import { GatewayError } from '../errors.js';
-import { forwardedHeaders, forwardHeaders } from '../../middleware/proxy.js';
+import { forwardedHeaders, forwardHeaders, RESPONSE_HOP_BY_HOP } from '../http/forward-headers.js';
 import { sendError } from '../../middleware/error-handler.js';
 import { isEventStreamType, markEventStream } from '../http/sse.js';
 
@@ -34,8 +34,6 @@ export interface PeerAttempt {
 }
 
 export type AttemptResult = { readonly kind: 'answered' } | { readonly kind: 'failed'; readonly reason: string };
-
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
 export function attemptOnPeer(req: Request, res: Response, attempt: PeerAttempt): Promise<AttemptResult> {
   const target = new URL(attempt.path, `${attempt.url}/`);

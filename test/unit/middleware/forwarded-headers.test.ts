@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { forwardedHeaders, forwardHeaders } from '../../../middleware/proxy.js';
+import { forwardedHeaders, forwardHeaders } from '../../../lib/http/forward-headers.js';
 import { trustedProxyCheck } from '../../../lib/http/trusted-proxies.js';
 
 describe('forwarder header rules (RFC 9110 §7.6.1, X-Forwarded-*)', function () {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { forwardHeaders } from '../../../middleware/proxy.js';
+import { forwardHeaders } from '../../../lib/http/forward-headers.js';
 
 describe('forwardHeaders', function () {
   const cases: [string, Record<string, string | string[]>, Record<string, string | string[]>][] = [
