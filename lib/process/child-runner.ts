@@ -21,8 +21,8 @@ import type { ChildHandle, Spawner } from './spawner.js';
 import { joinUpstream } from './upstream-url.js';
 
 /**
- * How often a ready server's output is read (pipe-pacer.ts): followers see its lines at most this
- * late, and the gateway wakes this often for them instead of on every write.
+ * The longest pause in reading a ready server's busy output (pipe-pacer.ts): followers see its
+ * lines at most this late; the gateway wakes once per pause instead of on every write.
  */
 export const OUTPUT_READ_INTERVAL_MS = 100;
 /** After an exit, how long the start-failure message waits for the server's last output to be read. */
