@@ -20,7 +20,8 @@
 import express, { type Request, type Router } from 'express';
 import type { GatewayConfig } from '../lib/config/types.js';
 import { GatewayError } from '../lib/errors.js';
-import { activityPage, activityStats, parseActivityQuery } from '../lib/gateway/activity.js';
+import { activityPage, parseActivityQuery } from '../lib/gateway/activity.js';
+import { activityStats } from '../lib/gateway/activity-stats.js';
 import { buildInfo } from '../lib/gateway/build-info.js';
 import { captureJson } from '../lib/gateway/captures.js';
 import { detectHardware, type HardwareSnapshot } from '../lib/gateway/hardware.js';

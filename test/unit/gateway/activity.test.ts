@@ -1,6 +1,7 @@
 /** The activity log: bounds, llama-swap's query rules and answers, stats and histograms (pure). */
 import { expect } from 'chai';
-import { ActivityLog, activityPage, activityStats, histogram, isActivityRequest, parseActivityQuery, percentile, type ActivityQuery, type NewActivity } from '../../../lib/gateway/activity.js';
+import { ActivityLog, activityPage, isActivityRequest, parseActivityQuery, type ActivityQuery, type NewActivity } from '../../../lib/gateway/activity.js';
+import { activityStats, histogram, percentile } from '../../../lib/gateway/activity-stats.js';
 import { NO_TOKENS } from '../../../lib/gateway/usage.js';
 
 function entry(model: string, at: string, extra: Partial<NewActivity['tokens']> = {}): NewActivity {
