@@ -18,7 +18,7 @@ import { sendError } from './error-handler.js';
 import { eventStreamOrigin, isEventStreamType, markEventStream } from '../lib/http/sse.js';
 import { peerRequestContext, requestContext, type StreamedBody } from '../lib/gateway/types.js';
 import { isStaleSocket } from '../lib/process/http.js';
-import { onUpstreamRequest, onUpstreamResponse } from '../lib/gateway/request-journal.js';
+import { onUpstreamRequest, onUpstreamResponse } from '../lib/gateway/request-tracker.js';
 import { onResponseClose } from '../lib/http/response-close.js';
 import { forwardedHeadersFor, forwardHeaders, RESPONSE_HOP_BY_HOP } from '../lib/http/forward-headers.js';
 
