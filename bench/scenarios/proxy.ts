@@ -22,6 +22,7 @@ export interface ProxyBenchOptions {
 const CHAT = '/v1/chat/completions';
 const BARE_PROXY = fileURLToPath(new URL('../lib/bare-proxy.ts', import.meta.url));
 const UNDICI_PROXY = fileURLToPath(new URL('../lib/bare-proxy-undici.ts', import.meta.url));
+const EXPRESS_PROXY = fileURLToPath(new URL('../lib/express-proxy.ts', import.meta.url));
 
 /** A proxy measured beside siesta as a reference: the bare node:http proxy, the same with undici. */
 export interface Floor {
@@ -157,12 +158,17 @@ export async function runProxyBench(options: ProxyBenchOptions): Promise<Section
     const floorProxy = startChild('bare-proxy', process.execPath, nodeTsArgs(BARE_PROXY, [String(floorPort), String(echoPort)]));
     const undiciPort = await freePort();
     const undiciProxy = startChild('bare-proxy-undici', process.execPath, nodeTsArgs(UNDICI_PROXY, [String(undiciPort), String(echoPort)]));
+    const expressPort = await freePort();
+    const expressProxy = startChild('express-proxy', process.execPath, nodeTsArgs(EXPRESS_PROXY, [String(expressPort), String(echoPort)]));
     await floorProxy.waitForOutput(/listening/, 30_000);
     await undiciProxy.waitForOutput(/listening/, 30_000);
+    await expressProxy.waitForOutput(/listening/, 30_000);
     const overhead = await measureOverhead('fake upstream', echo, gateway.target, 'echo', {}, gateway.pid, options, [
       { target: { host: '127.0.0.1', port: floorPort }, pid: floorProxy.pid, label: 'bare node:http proxy' },
       { target: { host: '127.0.0.1', port: undiciPort }, pid: undiciProxy.pid, label: 'bare undici proxy' },
+      { target: { host: '127.0.0.1', port: expressPort }, pid: expressProxy.pid, label: 'Express 5 proxy (express.raw, the CLI server)' },
     ]);
+    await expressProxy.stop();
 
     // Throughput: 32 clients in a closed loop against the 20 ms upstream, alternating sides.
     const slowFloorPort = await freePort();
@@ -239,6 +245,11 @@ export async function runProxyBench(options: ProxyBenchOptions): Promise<Section
 
     const o = overhead as Record<string, number>;
     const undici = (overhead['floors'] as FloorFigures[])[1]!;
+    const expressFloor = (overhead['floors'] as FloorFigures[])[2]!;
+    // The hot-path targets of issue 12, as ratios to the bare proxy measured in the same run.
+    const cpuRatio = o['gatewayCpuMsPerRequest']! / o['floorCpuMsPerRequest']!;
+    const p99Allowance = o['floorAddedP99Ms']! + 0.5;
+    const throughputRatio = throughput.siestaRps / throughput.floorRps;
     const added = (value: number): string => `+${value.toFixed(3)} ms`;
     return {
       rows: [
@@ -248,6 +259,10 @@ export async function runProxyBench(options: ProxyBenchOptions): Promise<Section
         { section: 'proxy (fake)', metric: 'floor: bare undici proxy, added median / p99, CPU per request', baseline: '—', siesta: `+${undici.addedMedianMs.toFixed(3)} / +${undici.addedP99Ms.toFixed(3)} ms, ${fmtMs(undici.cpuMsPerRequest, 3)}`, target: '(reference)', verdict: 'info' },
         { section: 'proxy (fake)', metric: 'requests/s, sequential', baseline: fmtNum(o['directRps']!), siesta: fmtNum(o['siestaRps']!), target: '—', verdict: 'info' },
         { section: 'proxy (fake)', metric: 'gateway CPU per request', baseline: '—', siesta: `${fmtMs(o['gatewayCpuMsPerRequest']!, 3)} (bare proxy: ${fmtMs(o['floorCpuMsPerRequest']!, 3)})`, target: '< 0.3 ms', verdict: verdict(o['gatewayCpuMsPerRequest']! < 0.3) },
+        { section: 'proxy (fake)', metric: 'floor: Express 5 proxy (express.raw, prototypes as the CLI), added median / p99, CPU per request', baseline: '—', siesta: `+${expressFloor.addedMedianMs.toFixed(3)} / +${expressFloor.addedP99Ms.toFixed(3)} ms, ${fmtMs(expressFloor.cpuMsPerRequest, 3)}`, target: '(reference)', verdict: 'info' },
+        { section: 'ratios', metric: 'gateway CPU per request ÷ bare proxy\'s (÷ Express proxy\'s)', baseline: '—', siesta: `${cpuRatio.toFixed(2)}× (${(o['gatewayCpuMsPerRequest']! / expressFloor.cpuMsPerRequest).toFixed(2)}×)`, target: '≤ 1.2×', verdict: verdict(cpuRatio <= 1.2) },
+        { section: 'ratios', metric: 'p99 added latency vs bare proxy\'s + 0.5 ms', baseline: '—', siesta: `+${o['addedP99Ms']!.toFixed(2)} vs +${p99Allowance.toFixed(2)} ms`, target: '≤', verdict: verdict(o['addedP99Ms']! <= p99Allowance) },
+        { section: 'ratios', metric: '32-client throughput ÷ bare proxy\'s', baseline: '—', siesta: `${(throughputRatio * 100).toFixed(1)}%`, target: '≥ 97%', verdict: verdict(throughputRatio >= 0.97 && errors === 0) },
         { section: 'throughput', metric: '32 clients, 20 ms upstream: req/s', baseline: fmtNum(throughput.directRps), siesta: `${fmtNum(throughput.siestaRps)} (${(ratio * 100).toFixed(1)}%)`, target: '≥ 95% of direct', verdict: verdict(ratio >= 0.95 && errors === 0) },
         { section: 'throughput', metric: 'floor: bare node:http proxy, req/s', baseline: fmtNum(throughput.directRps), siesta: `${fmtNum(throughput.floorRps)} (${(throughput.floorRatio * 100).toFixed(1)}%)`, target: '(reference)', verdict: 'info' },
         { section: 'throughput', metric: 'floor: bare undici proxy, req/s (p99 undici / node:http)', baseline: fmtNum(throughput.directRps), siesta: `${fmtNum(throughput.undiciRps)} (${(throughput.undiciRatio * 100).toFixed(1)}%; p99 ${fmtMs(throughput.undiciP99Ms, 1)} / ${fmtMs(throughput.floorP99Ms, 1)})`, target: '(reference)', verdict: 'info' },
