@@ -138,7 +138,7 @@ export class Metrics {
     const { model, status } = sample;
     if (model === null) return;
     let byStatus = this.#requestChildren.get(model);
-    if (!byStatus) this.#requestChildren.set(model, (byStatus = new Map()));
+    if (!byStatus) this.#requestChildren.set(model, (byStatus = new Map<number, { inc(): void }>()));
     let counter = byStatus.get(status);
     if (!counter) byStatus.set(status, (counter = this.#requests.labels({ model, status: String(status) })));
     counter.inc();
