@@ -41,11 +41,26 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
   #peakBufferedBytes = 0;
   #closed = false;
 
+  /** Relays the current manager's model log lines; attached only while this feed's `log` has listeners. */
+  readonly #relayLog = ({ model, line }: { model: string; line: LogLine }): void => void this.emit('log', logEntry(model, line));
+
   constructor(gatewayLogs: LogRing) {
     super();
     this.setMaxListeners(0);
     this.gatewayLogs = gatewayLogs;
-    gatewayLogs.on('line', (line) => this.emit('log', logEntry(null, line)));
+    gatewayLogs.on('line', (line) => {
+      if (this.listenerCount('log') > 0) this.emit('log', logEntry(null, line));
+    });
+    // Model output is followed only while someone follows the feed (an event stream, a followed
+    // log, logToStdout): the manager then follows its processes' rings, which otherwise split
+    // their output into lines only when read (lib/process/log-ring.ts).
+    const emitter = this as EventEmitter;
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'log' && this.listenerCount('log') === 0) this.#manager?.on('log', this.#relayLog);
+    });
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'log' && this.listenerCount('log') === 0) this.#manager?.off('log', this.#relayLog);
+    });
   }
 
   get manager(): ModelManager {
@@ -63,14 +78,13 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
     this.#detach?.();
     this.#manager = manager;
     const onState = (change: StateChange): void => void this.emit('state', change);
-    const onLog = ({ model, line }: { model: string; line: LogLine }): void => void this.emit('log', logEntry(model, line));
     const onSelfSleep = ({ model }: { model: string }): void => void this.emit('changed', model);
     manager.on('state', onState);
-    manager.on('log', onLog);
+    if (this.listenerCount('log') > 0) manager.on('log', this.#relayLog);
     manager.on('self-sleep', onSelfSleep);
     this.#detach = () => {
       manager.off('state', onState);
-      manager.off('log', onLog);
+      manager.off('log', this.#relayLog);
       manager.off('self-sleep', onSelfSleep);
     };
     if (!first) this.emit('reset');

@@ -54,6 +54,8 @@ type ManagerEvents = {
 export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGate {
   readonly config: GatewayConfig;
   readonly #processes = new Map<string, ModelProcess>();
+  /** Each process's log relay, attached to its ring while this manager's `log` has listeners. */
+  readonly #logRelays = new Map<ModelProcess, (line: LogLine) => void>();
   readonly #names = new Map<string, ModelConfig>();
   readonly #scheduler: Scheduler;
   readonly #waiters = new Waiters();
@@ -73,6 +75,17 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
   constructor(options: ModelManagerOptions) {
     super();
     this.setMaxListeners(0);
+    // The rings are followed only while someone follows this manager's log: a ring nobody follows
+    // splits its output into lines only when read (log-ring.ts), not on every chunk.
+    const emitter = this as EventEmitter;
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event !== 'log' || this.listenerCount('log') > 0) return;
+      for (const [process, relay] of this.#logRelays) process.logs.on('line', relay);
+    });
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event !== 'log' || this.listenerCount('log') > 0) return;
+      for (const [process, relay] of this.#logRelays) process.logs.off('line', relay);
+    });
     this.config = options.config;
     this.#log = options.log ?? silentLogger;
     for (const model of Object.values(this.config.models)) {
@@ -107,7 +120,9 @@ export class ModelManager extends EventEmitter<ManagerEvents> implements ModelGa
 
   /** Relay what `process` tells to this manager's listeners, waiters and scheduler. */
   #listenTo(process: ModelProcess): void {
-    process.logs.on('line', (line) => this.emit('log', { model: process.id, line }));
+    const relay = (line: LogLine): void => void this.emit('log', { model: process.id, line });
+    this.#logRelays.set(process, relay);
+    if (this.listenerCount('log') > 0) process.logs.on('line', relay);
     process.on('state', (change, failure) => this.#onState(change, failure));
     process.on('self-sleep', (status) => {
       // Budgets count a self-asleep model's memory as free (scheduler rule 9).
