@@ -3,18 +3,12 @@
  * model-manager.ts): without a listener on the feed's `log`, no process ring has a `line`
  * listener, so a ring splits its output into lines only when read (lib/process/log-ring.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { FakeClock } from '../../../lib/clock.js';
-import { loadConfigText } from '../../../lib/config/index.js';
 import { LiveFeed } from '../../../lib/gateway/live-feed.js';
 import type { LogEntry } from '../../../lib/gateway/model-view.js';
-import { ModelManager } from '../../../lib/gateway/model-manager.js';
+import type { ModelManager } from '../../../lib/gateway/model-manager.js';
 import { LogRing } from '../../../lib/process/log-ring.js';
-import { BUILTIN_PLUGINS, PluginRegistry } from '../../../lib/plugins/registry.js';
-import { FakeHttp, FakePortGuard, FakeSpawner, forbidSockets } from '../process/doubles.js';
+import { createInMemoryManager, forbidSockets } from '../process/doubles.js';
 
 const YAML = `
 logLevel: error
@@ -27,17 +21,14 @@ models:
 describe('log following on demand (live feed → manager → process rings)', function () {
   forbidSockets();
   let manager: ModelManager;
-  let stateDir: string;
+  let dispose: () => Promise<void>;
 
   beforeEach(function () {
-    stateDir = mkdtempSync(join(tmpdir(), 'siesta-follow-'));
-    const { config } = loadConfigText(YAML);
-    manager = new ModelManager({ config: { ...config, stateDir }, plugins: new PluginRegistry(BUILTIN_PLUGINS), clock: new FakeClock(), spawner: new FakeSpawner(), http: new FakeHttp(), portGuard: new FakePortGuard() });
+    ({ manager, dispose } = createInMemoryManager(YAML));
   });
 
   afterEach(async function () {
-    await manager.close();
-    rmSync(stateDir, { recursive: true, force: true });
+    await dispose();
   });
 
   const ringListeners = (): number[] => manager.processes().map((process) => process.logs.listenerCount('line'));

@@ -4,16 +4,11 @@
  * reaches the waiting requests as the process's own error, a failed wake that falls back to a cold
  * start rejects nobody, and changes nobody asked the scheduler for (an admin sleep) reach its view.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { FakeClock } from '../../../lib/clock.js';
-import { loadConfigText } from '../../../lib/config/index.js';
+import type { FakeClock } from '../../../lib/clock.js';
 import { GatewayError } from '../../../lib/errors.js';
-import { ModelManager } from '../../../lib/gateway/model-manager.js';
-import { BUILTIN_PLUGINS, PluginRegistry } from '../../../lib/plugins/registry.js';
-import { FakeHttp, FakePortGuard, FakeSpawner, forbidSockets, recordStates } from '../process/doubles.js';
+import type { ModelManager } from '../../../lib/gateway/model-manager.js';
+import { createInMemoryManager, forbidSockets, recordStates, type FakeHttp, type FakePortGuard } from '../process/doubles.js';
 
 const YAML = `
 logLevel: error
@@ -31,20 +26,14 @@ describe('ModelManager: the scheduler learns every state from the processes (in-
   let http: FakeHttp;
   let portGuard: FakePortGuard;
   let manager: ModelManager;
-  let stateDir: string;
+  let dispose: () => Promise<void>;
 
   beforeEach(function () {
-    stateDir = mkdtempSync(join(tmpdir(), 'siesta-manager-'));
-    clock = new FakeClock();
-    http = new FakeHttp();
-    portGuard = new FakePortGuard();
-    const { config } = loadConfigText(YAML);
-    manager = new ModelManager({ config: { ...config, stateDir }, plugins: new PluginRegistry(BUILTIN_PLUGINS), clock, spawner: new FakeSpawner(), http, portGuard });
+    ({ manager, clock, http, portGuard, dispose } = createInMemoryManager(YAML));
   });
 
   afterEach(async function () {
-    await manager.close();
-    rmSync(stateDir, { recursive: true, force: true });
+    await dispose();
     expect(clock.pending, 'timers left armed').to.equal(0);
   });
 

@@ -4,10 +4,16 @@
  * (a real port check would connect to the model's port, e.g. 5800, where a demo may be running).
  * Integration tests use the real fake upstream instead.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
-import type { FakeClock } from '../../../lib/clock.js';
+import { FakeClock } from '../../../lib/clock.js';
+import { loadConfigText } from '../../../lib/config/index.js';
+import { ModelManager } from '../../../lib/gateway/model-manager.js';
+import { BUILTIN_PLUGINS, PluginRegistry } from '../../../lib/plugins/registry.js';
 import type { HttpClient, HttpRequest, HttpResult } from '../../../lib/process/http.js';
 import type { LocalTarget, PortGuard, PortHolder, PortOwner } from '../../../lib/process/port-check.js';
 import type { ChildHandle, Spawner } from '../../../lib/process/spawner.js';
@@ -168,4 +174,36 @@ export function forbidSockets(): void {
     Object.defineProperty(Server.prototype, 'listen', saved[1]);
     expect(attempts, 'sockets opened').to.deep.equal([]);
   });
+}
+
+/** A model manager on `yaml` with every double in memory (fake clock, spawner, HTTP, port guard) and its own state dir. */
+export interface InMemoryManager {
+  readonly manager: ModelManager;
+  readonly clock: FakeClock;
+  readonly spawner: FakeSpawner;
+  readonly http: FakeHttp;
+  readonly portGuard: FakePortGuard;
+  /** Close the manager and remove its state dir. */
+  readonly dispose: () => Promise<void>;
+}
+
+export function createInMemoryManager(yaml: string): InMemoryManager {
+  const stateDir = mkdtempSync(join(tmpdir(), 'siesta-manager-'));
+  const clock = new FakeClock();
+  const spawner = new FakeSpawner();
+  const http = new FakeHttp();
+  const portGuard = new FakePortGuard();
+  const { config } = loadConfigText(yaml);
+  const manager = new ModelManager({ config: { ...config, stateDir }, plugins: new PluginRegistry(BUILTIN_PLUGINS), clock, spawner, http, portGuard });
+  return {
+    manager,
+    clock,
+    spawner,
+    http,
+    portGuard,
+    dispose: async () => {
+      await manager.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
 }

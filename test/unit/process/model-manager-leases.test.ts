@@ -4,15 +4,10 @@
  * grant that follows hands that lease to the waiting request, so each request is counted once by
  * the process and once by the scheduler, and nothing is acquired twice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { FakeClock } from '../../../lib/clock.js';
-import { loadConfigText } from '../../../lib/config/index.js';
-import { ModelManager } from '../../../lib/gateway/model-manager.js';
-import { BUILTIN_PLUGINS, PluginRegistry } from '../../../lib/plugins/registry.js';
-import { FakeHttp, FakePortGuard, FakeSpawner, forbidSockets } from './doubles.js';
+import type { FakeClock } from '../../../lib/clock.js';
+import type { ModelManager } from '../../../lib/gateway/model-manager.js';
+import { createInMemoryManager, forbidSockets, type FakeSpawner } from './doubles.js';
 
 const YAML = `
 logLevel: error
@@ -27,19 +22,14 @@ describe('ModelManager: a grant hands over the lease of the load (in-memory, fak
   let clock: FakeClock;
   let spawner: FakeSpawner;
   let manager: ModelManager;
-  let stateDir: string;
+  let dispose: () => Promise<void>;
 
   beforeEach(function () {
-    stateDir = mkdtempSync(join(tmpdir(), 'siesta-manager-'));
-    clock = new FakeClock();
-    spawner = new FakeSpawner();
-    const { config } = loadConfigText(YAML);
-    manager = new ModelManager({ config: { ...config, stateDir }, plugins: new PluginRegistry(BUILTIN_PLUGINS), clock, spawner, http: new FakeHttp(), portGuard: new FakePortGuard() });
+    ({ manager, clock, spawner, dispose } = createInMemoryManager(YAML));
   });
 
   afterEach(async function () {
-    await manager.close();
-    rmSync(stateDir, { recursive: true, force: true });
+    await dispose();
     expect(clock.pending, 'timers left armed').to.equal(0);
   });
 
