@@ -24,17 +24,7 @@ import { createUpgradeHandler, type UpgradeHandler } from '../../middleware/upst
 async function serve(gateway: Gateway, handleUpgrade: UpgradeHandler = gateway.handleUpgrade): Promise<{ port: number }> {
   const server: Server = createExpressServer(express().use(gateway.router));
   server.on('upgrade', handleUpgrade);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { port: address.port };
+  return { port: Number(new URL(await listenOnLoopback(server)).port) };
 }
 
 /** A client masked frame (clients must mask). */
